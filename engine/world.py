@@ -1,0 +1,242 @@
+"""A world on disk: manifest with hashes, spec, seeded SQLite, migrations, reports, tasks.
+
+Written into a temporary sibling directory and renamed into place, so a crash leaves the
+old world or nothing. Loading verifies every file's SHA-256 against the manifest and refuses
+a tampered, truncated or incomplete world with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from engine.errors import SpecError, WorldError
+from engine.spec import DomainSpec
+from engine.task import Task, read_tasks
+
+if TYPE_CHECKING:
+    from engine.session import Session
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SPEC_FILE = "spec.yaml"
+DB_FILE = "world.sqlite"
+TASKS_FILE = "tasks.jsonl"
+REQUIRED = (SPEC_FILE, DB_FILE)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scaleenv")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def table_counts(db_bytes: bytes) -> dict[str, int]:
+    """Row count per user table of a serialized SQLite database."""
+    conn = bytes_to_connection(db_bytes)
+    try:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
+            )
+        ]
+        return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+    finally:
+        conn.close()
+
+
+def bytes_to_connection(db_bytes: bytes) -> sqlite3.Connection:
+    """An in-memory connection holding a copy of ``db_bytes``."""
+    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    conn.deserialize(db_bytes)
+    return conn
+
+
+def write_world(
+    out_dir: str | Path,
+    files: Mapping[str, bytes],
+    meta: Mapping[str, Any],
+    *,
+    overwrite: bool = True,
+) -> Path:
+    """Write ``files`` (relative path -> bytes) plus a manifest, atomically.
+
+    ``meta`` goes into the manifest (seed, scale, domain ...). The manifest records the
+    SHA-256 and size of every file, so loading can tell a tampered or truncated world.
+    """
+    out = Path(out_dir).resolve()
+    missing = [f for f in REQUIRED if f not in files]
+    if missing:
+        raise WorldError(f"{out}: a world needs {', '.join(missing)}")
+    if out.exists() and not overwrite:
+        raise WorldError(f"{out}: already exists (pass overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        entries: dict[str, dict[str, Any]] = {}
+        for rel in sorted(files):
+            data = files[rel]
+            target = tmp / rel
+            if not target.resolve().is_relative_to(tmp.resolve()):
+                raise WorldError(f"{rel}: a world file must stay inside the world directory")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            entries[rel] = {"sha256": sha256_bytes(data), "bytes": len(data)}
+        manifest = {
+            "format": FORMAT_VERSION,
+            "scaleenv": _version(),
+            **dict(meta),
+            "files": entries,
+        }
+        if DB_FILE in files:
+            manifest["rows"] = table_counts(files[DB_FILE])
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old.{os.getpid()}")
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_world_files(world_dir: str | Path, verify: bool = True) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and every listed file's bytes, each checked against its hash."""
+    d = Path(world_dir)
+    mpath = d / MANIFEST
+    if not d.is_dir():
+        raise WorldError(f"{d}: not a world directory")
+    if not mpath.is_file():
+        raise WorldError(f"{d}: no {MANIFEST}; not a world or an unfinished write")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        listed = manifest["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WorldError(f"{mpath}: unreadable manifest ({exc})") from exc
+    files: dict[str, bytes] = {}
+    for rel, entry in sorted(listed.items()):
+        path = d / rel
+        if not path.is_file():
+            raise WorldError(f"{path}: listed in the manifest but missing")
+        data = path.read_bytes()
+        if verify:
+            if len(data) != entry.get("bytes"):
+                raise WorldError(
+                    f"{path}: {len(data)} bytes, manifest says {entry.get('bytes')} (truncated or edited)"
+                )
+            if sha256_bytes(data) != entry.get("sha256"):
+                raise WorldError(f"{path}: SHA-256 differs from the manifest (file was edited)")
+        files[rel] = data
+    for rel in REQUIRED:
+        if rel not in files:
+            raise WorldError(f"{d}: manifest does not list {rel}")
+    return manifest, files
+
+
+class World:
+    """A loaded world: spec, base database bytes, tasks. Sessions share the base bytes."""
+
+    def __init__(
+        self,
+        spec: DomainSpec,
+        base_bytes: bytes,
+        *,
+        tasks: list[Task] | None = None,
+        manifest: Mapping[str, Any] | None = None,
+        path: Path | None = None,
+        files: Mapping[str, bytes] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.base_bytes = bytes(base_bytes)
+        self._tasks = tasks
+        self.manifest = dict(manifest or {})
+        self.path = path
+        self.files = dict(files or {})
+
+    @classmethod
+    def from_parts(
+        cls,
+        spec: DomainSpec,
+        db_bytes: bytes,
+        tasks: list[Task] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> World:
+        """An in-memory world (synthesis uses it before anything is on disk)."""
+        return cls(spec, db_bytes, tasks=list(tasks or []), manifest=meta)
+
+    @classmethod
+    def load(cls, world_dir: str | Path, verify: bool = True) -> World:
+        """Load a world directory; refuses a tampered or truncated one (``WorldError``)."""
+        from engine.validate import load_spec
+
+        d = Path(world_dir)
+        manifest, files = read_world_files(d, verify=verify)
+        try:
+            spec = load_spec(yaml.safe_load(files[SPEC_FILE].decode("utf-8")), source=str(d / SPEC_FILE))
+        except SpecError as exc:
+            raise WorldError(str(exc)) from exc
+        db = files[DB_FILE]
+        try:
+            bytes_to_connection(db).close()
+        except sqlite3.DatabaseError as exc:
+            raise WorldError(f"{d / DB_FILE}: not a SQLite database ({exc})") from exc
+        return cls(spec, db, manifest=manifest, path=d, files=files)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else f"{self.spec.name}-mem"
+
+    @property
+    def tasks(self) -> list[Task]:
+        if self._tasks is None:
+            self._tasks = []
+            if self.path is not None and TASKS_FILE in self.files:
+                self._tasks = read_tasks(self.path / TASKS_FILE)
+        return self._tasks
+
+    def task(self, task_id: str) -> Task:
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        raise KeyError(f"{self.name}: no task {task_id!r}")
+
+    def report(self, name: str) -> Any:
+        """A JSON report stored in the world (``proctest.json``, ``graph.json``), or None."""
+        data = self.files.get(name)
+        return None if data is None else json.loads(data)
+
+    @cached_property
+    def row_counts(self) -> dict[str, int]:
+        return dict(self.manifest.get("rows") or table_counts(self.base_bytes))
+
+    def session(self) -> Session:
+        from engine.session import Session
+
+        return Session(self)

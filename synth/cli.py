@@ -1,0 +1,149 @@
+"""The ``scaleenv`` command line. Each command mirrors one Python function.
+
+Errors print one line naming what and where and exit 1; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.errors import ScaleEnvError
+
+app = typer.Typer(help="Synthesize database-backed tool-use worlds and verifiable tasks.", no_args_is_help=True)
+world_app = typer.Typer(help="Build, inspect, validate, migrate and test worlds.", no_args_is_help=True)
+app.add_typer(world_app, name="world")
+
+out = Console()
+err = Console(stderr=True)
+_state = {"debug": False}
+T = TypeVar("T")
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+    _state["debug"] = debug
+
+
+def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn``; turn expected errors into one red line and exit code 1."""
+    try:
+        return fn(*args, **kwargs)
+    except (ScaleEnvError, FileNotFoundError, PermissionError, KeyError) as exc:
+        if _state["debug"]:
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+# ---- world ---------------------------------------------------------------------------
+@world_app.command("validate")
+def world_validate(spec: Path = typer.Argument(..., help="Domain spec (YAML or JSON).")) -> None:
+    """Validate a domain spec; print every error with its field path."""
+    from engine.validate import load_spec, validate_spec
+    from engine.spec import read_spec_data
+
+    try:
+        data = read_spec_data(spec)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {spec}: {str(exc).splitlines()[0]}", highlight=False)
+        raise typer.Exit(1) from None
+    errors = validate_spec(data)
+    if errors:
+        for path, msg in errors:
+            err.print(f"[red]{spec}[/red]: {path}: {msg}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    s = run(load_spec, data, source=str(spec))
+    out.print(
+        f"[green]ok[/green] {s.name}: {len(s.entities)} tables, {len(s.tools)} tools, "
+        f"{len(s.invariants)} invariants, {len(s.policy_rules)} policy rules"
+    )
+
+
+@world_app.command("build")
+def world_build(
+    spec: Path = typer.Argument(..., help="Domain spec (YAML or JSON)."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="World directory to write."),
+    seed: int = typer.Option(0, help="Seed: same spec + seed gives a byte-identical world."),
+    rows: int | None = typer.Option(None, help="Total rows of the world (default: the spec's counts)."),
+    no_proctest: bool = typer.Option(False, "--no-proctest", help="Skip procedural testing."),
+    fuzz_steps: int = typer.Option(0, help="Stateful fuzzing steps during procedural testing."),
+    tasks: int = typer.Option(0, help="Also generate this many verified tasks."),
+) -> None:
+    """Build a world: migrations, seeded database, procedural tests, (tasks)."""
+    from synth.build import build_world
+
+    res = run(
+        build_world, spec, seed=seed, rows=rows, out=out_dir, proctest=not no_proctest,
+        fuzz_steps=fuzz_steps, tasks=tasks,
+    )
+    total = sum(res.meta.get("rows", {}).values()) if "rows" in res.meta else None
+    from engine.world import table_counts
+
+    total = sum(table_counts(res.db_bytes).values()) if total is None else total
+    out.print(f"[green]built[/green] {res.path} ({total} rows, {len(res.spec.tools)} tools)")
+    rep = res.reports.get("proctest")
+    if rep is not None:
+        out.print(rep.summary_line())
+    gen = res.reports.get("tasks")
+    if gen is not None:
+        out.print(gen.summary_line())
+
+
+@world_app.command("inspect")
+def world_inspect(world_dir: Path = typer.Argument(..., help="World directory.")) -> None:
+    """Show a world's tables, row counts, tools and invariants."""
+    from engine.world import World
+
+    w = run(World.load, world_dir)
+    out.print(f"[bold]{w.spec.name}[/bold] — {w.spec.description}  (seed {w.manifest.get('seed')}, now {w.spec.now})")
+    t = Table("table", "rows", "columns", "key", title="tables")
+    for name, ent in w.spec.entities.items():
+        t.add_row(name, str(w.row_counts.get(name, 0)), str(len(ent.columns)), ",".join(ent.key))
+    out.print(t)
+    t = Table("tool", "kind", "reads", "writes", "status", title="tools")
+    for name, tool in w.spec.tools.items():
+        status = f"[red]quarantined: {tool.quarantined}[/red]" if tool.quarantined else "[green]ok[/green]"
+        t.add_row(name, "read" if tool.read_only else "write", ",".join(tool.reads), ",".join(tool.writes), status)
+    for name in w.spec.builtins:
+        t.add_row(name, "builtin", "", "", "[green]ok[/green]")
+    out.print(t)
+    t = Table("invariant", "description", title="invariants")
+    for inv in w.spec.invariants:
+        t.add_row(inv.name, inv.description or inv.message)
+    out.print(t)
+    if w.spec.policy_rules:
+        t = Table("policy rule", "tool", "description", title="policy rules (agent-enforced)")
+        for rule in w.spec.policy_rules:
+            t.add_row(rule.name, rule.tool, rule.description)
+        out.print(t)
+    out.print(f"tasks: {len(w.tasks)}")
+
+
+@world_app.command("migrate")
+def world_migrate(
+    world_dir: Path = typer.Argument(..., help="World directory to upgrade in place."),
+    spec: Path = typer.Argument(..., help="The evolved domain spec."),
+) -> None:
+    """Add a migration for an evolved spec and upgrade the world, keeping its rows."""
+    from engine.validate import load_spec
+    from synth.migrate import migrate_world
+
+    new_spec = run(load_spec, spec)
+    path = run(migrate_world, world_dir, new_spec)
+    out.print(f"[green]migrated[/green] {path}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/red]")
+        sys.exit(130)
