@@ -47,8 +47,8 @@ def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 @world_app.command("validate")
 def world_validate(spec: Path = typer.Argument(..., help="Domain spec (YAML or JSON).")) -> None:
     """Validate a domain spec; print every error with its field path."""
-    from engine.validate import load_spec, validate_spec
     from engine.spec import read_spec_data
+    from engine.validate import load_spec, validate_spec
 
     try:
         data = read_spec_data(spec)
@@ -139,6 +139,46 @@ def world_migrate(
     new_spec = run(load_spec, spec)
     path = run(migrate_world, world_dir, new_spec)
     out.print(f"[green]migrated[/green] {path}")
+
+
+# ---- graph ---------------------------------------------------------------------------
+from typing import Annotated  # noqa: E402 - kept with the graph group (additive edit)
+
+graph_app = typer.Typer(help="Inspect the tool dependency graph.", no_args_is_help=True)
+app.add_typer(graph_app, name="graph")
+
+
+@graph_app.command("show")
+def graph_show(
+    source: Annotated[Path, typer.Argument(help="World directory or domain spec (YAML or JSON).")],
+    png: Annotated[Path | None, typer.Option("--png", help="Also draw the graph to this PNG.")] = None,
+    graphml: Annotated[Path | None, typer.Option("--graphml", help="Also write GraphML here.")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="List every edge, not only the top ones.")] = False,
+    top: Annotated[int, typer.Option(help="How many edges to list without --all.")] = 15,
+) -> None:
+    """Print graph statistics (nodes, edges, density, components, longest path) and edges."""
+    from synth.graph import draw_png, graph_for_path, graph_stats, write_graphml
+
+    g = run(graph_for_path, source)
+    stats = graph_stats(g)
+    t = Table("stat", "value", title=f"tool graph of {g.graph.get('domain', source)}")
+    for key, value in stats.items():
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        t.add_row(key, shown or "-")
+    out.print(t)
+    edges = sorted(
+        g.edges(data=True), key=lambda e: (-len(e[2]["feeds"]) - len(e[2]["columns"]), e[0], e[1])
+    )
+    t = Table("from", "to", "kinds", "why", title=f"edges ({len(edges)})")
+    for u, v, d in edges if show_all else edges[:top]:
+        t.add_row(u, v, "+".join(d["kinds"]), d["reason"])
+    out.print(t)
+    if not show_all and len(edges) > top:
+        out.print(f"... {len(edges) - top} more edges (--all lists them)")
+    if graphml is not None:
+        out.print(f"[green]wrote[/green] {run(write_graphml, g, graphml)}")
+    if png is not None:
+        out.print(f"[green]wrote[/green] {run(draw_png, g, png)}")
 
 
 def main() -> None:  # pragma: no cover - console entry
