@@ -1,0 +1,319 @@
+"""A session: one episode's in-memory database, the tools that act on it, and its bookkeeping.
+
+The world's tables live in a schema attached as ``world`` on an otherwise empty in-memory
+connection; unqualified names resolve there, so ``s.conn.execute("SELECT * FROM orders")``
+works. Why not ``main``: SQLite 3.40 keeps table-valued functions (``json_each``) bound to
+the ``main`` schema object, and ``deserialize`` into ``main`` frees it - the next statement
+using ``json_each`` can crash the process. ``main`` is never replaced here, so resets are a
+plain ``deserialize`` of shared bytes into ``world``.
+
+Sessions are independent (each holds its own copy of the bytes) and cheap. The connection
+is created with ``check_same_thread=False`` so a session may move between threads, but use
+one session from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from typing import TYPE_CHECKING, Any
+
+from engine.argcheck import ArgError, parse_args, show
+from engine.builtins import BUILTIN_TOOLS, run_builtin
+from engine.changelog import ChangeLog, instrument_bytes, q, strip_bytes
+from engine.errors import TaskError
+from engine.guard import Guard
+from engine.runtime import PreparedTool, ToolResult, failure, invariant_plan, rollback, run_tool
+from engine.task import Action, RowChange, Task
+
+if TYPE_CHECKING:
+    from engine.evaluate import Score
+    from engine.spec import DomainSpec
+    from engine.world import World
+
+SCHEMA = "world"
+_LOCK = threading.Lock()
+
+
+class _Shared:
+    """Per-world state every session of the world shares (built once, read-only after)."""
+
+    def __init__(self, world: World) -> None:
+        self.spec: DomainSpec = world.spec
+        self.base = instrument_bytes(self.spec, world.base_bytes)
+        self.log = ChangeLog(self.spec)
+        self.invariants = invariant_plan(self.spec)
+        self.tools: dict[str, PreparedTool] = {}
+        self.starts: dict[str, tuple[str, bytes]] = {}  # task id -> (patch digest, bytes)
+        self.digests: dict[int, tuple[Task, str]] = {}
+        self.hash_sql = []
+        for table in sorted(self.spec.entities):
+            entity = self.spec.entities[table]
+            cols = ", ".join(q(c) for c in entity.columns)
+            order = ", ".join(q(c) for c in entity.primary_key or list(entity.columns))
+            self.hash_sql.append(
+                (table, f"/*scaleenv:hash*/ SELECT {cols} FROM {q(table)} ORDER BY {order}")
+            )
+
+    def tool(self, name: str) -> PreparedTool | None:
+        tool = self.spec.tools.get(name)
+        if tool is None:
+            return None
+        pt = self.tools.get(name)
+        if pt is None or pt.tool is not tool:
+            pt = PreparedTool(self.spec, name, tool, self.invariants)
+            self.tools[name] = pt
+        return pt
+
+    def start_bytes(self, task: Task) -> bytes:
+        if not task.start_patch:
+            return self.base
+        memo = self.digests.get(id(task))
+        if memo is None or memo[0] is not task:
+            blob = json.dumps(
+                [c.model_dump(mode="json") for c in task.start_patch], sort_keys=True, default=str
+            )
+            memo = (task, hashlib.sha256(blob.encode()).hexdigest())
+            if len(self.digests) > 4096:
+                self.digests.clear()
+            self.digests[id(task)] = memo
+        hit = self.starts.get(task.id)
+        if hit is not None and hit[0] == memo[1]:
+            return hit[1]
+        data = apply_patch(
+            self.spec, self.base, task.start_patch, self.log, label=f"task {task.id}"
+        )
+        self.starts[task.id] = (memo[1], data)
+        return data
+
+
+def shared_state(world: World) -> _Shared:
+    """The world's shared session state, (re)built when the world's spec object changed."""
+    shared = getattr(world, "_scaleenv_shared", None)
+    if shared is None or shared.spec is not world.spec:
+        with _LOCK:
+            shared = getattr(world, "_scaleenv_shared", None)
+            if shared is None or shared.spec is not world.spec:
+                shared = _Shared(world)
+                world._scaleenv_shared = shared  # type: ignore[attr-defined]
+                world._start_cache = shared.starts  # type: ignore[attr-defined]
+    return shared
+
+
+def apply_patch(
+    spec: DomainSpec, data: bytes, patch: list[RowChange], log: ChangeLog, label: str = "patch"
+) -> bytes:
+    """``data`` with ``patch`` applied (upsert ``after`` rows, delete rows whose after is None)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        conn.deserialize(data)
+        conn.execute("BEGIN")
+        for i, ch in enumerate(patch):
+            entity = spec.entities.get(ch.table)
+            if entity is None:
+                raise TaskError(f"{label}: start_patch[{i}] names unknown table {ch.table!r}")
+            try:
+                if ch.after is None:
+                    where = " AND ".join(f"{q(k)} IS ?" for k in ch.key)
+                    conn.execute(f"DELETE FROM {q(ch.table)} WHERE {where}", list(ch.key.values()))
+                    continue
+                row = {**ch.key, **ch.after}
+                cols = ", ".join(q(c) for c in row)
+                marks = ", ".join("?" for _ in row)
+                pk = entity.primary_key
+                upsert = ""
+                if pk and set(pk) <= set(row):
+                    sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in row if c not in pk)
+                    upsert = f" ON CONFLICT ({', '.join(q(c) for c in pk)}) DO " + (
+                        f"UPDATE SET {sets}" if sets else "NOTHING"
+                    )
+                conn.execute(
+                    f"INSERT INTO {q(ch.table)} ({cols}) VALUES ({marks}){upsert}",
+                    list(row.values()),
+                )
+            except sqlite3.Error as exc:
+                raise TaskError(f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}") from exc
+        bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if bad:
+            raise TaskError(f"{label}: start state breaks foreign keys: {bad[:3]}")
+        conn.execute("COMMIT")
+        log.clear(conn)
+        return conn.serialize()
+    finally:
+        conn.close()
+
+
+class Session:
+    """One episode on one world.
+
+    ``call(name, args) -> ToolResult``; ``reset(task=None)``, ``snapshot()``/``restore(b)``,
+    ``fork()``; ``changes()`` since the last reset/restore, ``diff(other)``, ``state_hash()``,
+    ``evaluate(task, messages)``; ``tool_names``/``openai_tools``/``mcp_tools(toolset)``;
+    ``history`` and ``done``. ``conn`` is for reading (``SELECT ... FROM orders`` works); its
+    ``serialize()`` is not the state: use ``snapshot()``.
+    """
+
+    def __init__(self, world: World, _data: bytes | None = None) -> None:
+        self.world = world
+        self._shared = shared_state(world)
+        self.spec: DomainSpec = self._shared.spec
+        self.guard = Guard()
+        conn = sqlite3.connect(
+            ":memory:", isolation_level=None, check_same_thread=False, cached_statements=512
+        )
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA recursive_triggers = ON")  # REPLACE's deletes reach the changelog
+        conn.execute(f"ATTACH DATABASE ':memory:' AS {SCHEMA}")
+        conn.execute("SELECT * FROM json_each('[]')").fetchall()  # create table functions now,
+        conn.execute("SELECT * FROM json_tree('[]')").fetchall()  # not inside a tool's prepare
+        self.guard.install(conn)
+        self.conn = conn
+        self.task: Task | None = None
+        self.done = False
+        self._calls: list[tuple[str, dict[str, Any], ToolResult]] = []
+        self._history: list[tuple[Action, ToolResult]] = []
+        self._load(self._shared.base if _data is None else _data)
+
+    # ---- state -----------------------------------------------------------------------
+    def _load(self, data: bytes) -> None:
+        self.guard.internal()
+        rollback(self.conn)
+        self.conn.deserialize(data, name=SCHEMA)
+
+    def reset(self, task: Task | None = None) -> None:
+        """Back to the world's initial state, or to ``task``'s start state (base + patch)."""
+        self._load(self._shared.base if task is None else self._shared.start_bytes(task))
+        self.task = task
+        self.done = False
+        self._calls.clear()
+        self._history.clear()
+
+    def snapshot(self) -> bytes:
+        """The current state as opaque bytes (for ``restore``, ``diff`` or a new world)."""
+        return self.conn.serialize(name=SCHEMA)
+
+    def export_bytes(self) -> bytes:
+        """The current state as a plain SQLite database (no changelog), e.g. for a new world."""
+        return strip_bytes(self.snapshot())
+
+    def restore(self, snap: bytes) -> None:
+        """Return to a snapshot; ``changes()`` starts again from it."""
+        data = snap if isinstance(snap, bytes) else bytes(snap)
+        self._load(data)
+        try:
+            self._shared.log.clear(self.conn)
+        except sqlite3.Error:  # bytes from outside a session: add the changelog
+            self._load(instrument_bytes(self.spec, data))
+
+    def fork(self) -> Session:
+        """An independent session holding the current state, task and history."""
+        other = Session(self.world, _data=self.snapshot())
+        other.task, other.done = self.task, self.done
+        other._calls = list(self._calls)
+        return other
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def state_hash(self) -> str:
+        """SHA-256 of the logical content: every spec table in name order, rows by primary key."""
+        h = hashlib.sha256()
+        for table, sql in self._shared.hash_sql:
+            h.update(b"\x1e" + table.encode() + b"\x1f")
+            for row in self.conn.execute(sql):
+                h.update(repr(row).encode("utf-8", "surrogatepass"))
+                h.update(b"\n")
+        return h.hexdigest()
+
+    def changes(self) -> list[RowChange]:
+        """Row changes since the last reset/restore (before None: insert; after None: delete)."""
+        return self._shared.log.changes(self.conn)
+
+    def diff(self, other: Session | bytes) -> list[RowChange]:
+        """Row changes that turn this session's state into ``other``'s (a session or snapshot)."""
+        from engine.diff import diff_states
+
+        if isinstance(other, Session):
+            return diff_states(self.spec, self.conn, other.conn)
+        scratch = sqlite3.connect(":memory:")
+        try:
+            scratch.deserialize(bytes(other))
+            return diff_states(self.spec, self.conn, scratch)
+        finally:
+            scratch.close()
+
+    def evaluate(self, task: Task, messages: list[str] | None = None) -> Score:
+        """Score this episode against ``task`` (reads the changelog; changes nothing)."""
+        from engine.evaluate import evaluate_changes
+
+        return evaluate_changes(self.spec, task, self.changes(), messages)
+
+    # ---- tools -----------------------------------------------------------------------
+    def tool_names(self, toolset: list[str] | None = None) -> list[str]:
+        """Callable tools (not quarantined) in ``toolset`` order or spec order, then builtins."""
+        active = self.spec.active_tools()
+        names = list(active) if toolset is None else [n for n in toolset if n in active]
+        return names + [
+            b for b in self.spec.builtins if b not in names and b not in self.spec.tools
+        ]
+
+    def openai_tools(self, toolset: list[str] | None = None) -> list[dict[str, Any]]:
+        from engine.toolschema import openai_tools
+
+        return openai_tools(self.spec, self.tool_names(toolset))
+
+    def mcp_tools(self, toolset: list[str] | None = None) -> list[dict[str, Any]]:
+        from engine.toolschema import mcp_tools
+
+        return mcp_tools(self.spec, self.tool_names(toolset))
+
+    @property
+    def history(self) -> list[tuple[Action, ToolResult]]:
+        """(Action, ToolResult) of every call since the last reset, failed calls included."""
+        hist = self._history
+        for name, args, result in self._calls[len(hist) :]:
+            hist.append((Action.model_construct(tool=name, args=args), result))
+        return hist
+
+    def call(self, name: str, args: dict[str, Any] | str | None = None) -> ToolResult:
+        """Run tool ``name``; ``args`` is a dict or a JSON object text. Never raises."""
+        parsed: dict[str, Any] = {}
+        try:
+            parsed = parse_args(args)
+            result = self._dispatch(name, parsed)
+        except ArgError as exc:
+            result = failure(str(name), "invalid_arguments", str(exc))
+        except Exception as exc:  # a bug must not kill a rollout; report it as a result
+            rollback(self.conn)
+            result = failure(str(name), "internal", f"{type(exc).__name__}: {exc}")
+        self._calls.append((name if isinstance(name, str) else repr(name), parsed, result))
+        return result
+
+    def _dispatch(self, name: str, args: dict[str, Any]) -> ToolResult:
+        if not isinstance(name, str):
+            return failure(
+                show(name), "unknown_tool", f"a tool name must be text, got {show(name)}"
+            )
+        pt = self._shared.tool(name)
+        if pt is not None:
+            if pt.tool.quarantined is not None:
+                return failure(
+                    name, "unknown_tool", f"tool {name!r} is quarantined: {pt.tool.quarantined}"
+                )
+            return run_tool(self.conn, self.guard, pt, args, self.spec.now, self.spec.name)
+        if name in self.spec.builtins and name in BUILTIN_TOOLS:
+            return run_builtin(self, name, args)
+        listing = ", ".join(self.tool_names()[:30])
+        return failure(
+            str(name)[:100],
+            "unknown_tool",
+            f"unknown tool {show(name)}; available tools: {listing}",
+        )

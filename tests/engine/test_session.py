@@ -1,0 +1,341 @@
+"""Sessions: isolation, reset/snapshot/restore/fork, changelog, state hash, tasks, evaluation."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from tinyshop import make_world
+
+from engine.errors import TaskError
+from engine.session import Session
+from engine.spec import DomainSpec
+from engine.task import Action, RowChange, Task, UserProfile
+from engine.world import World
+
+HERE = Path(__file__).resolve().parent
+CANCEL = {"order_id": "#W0001", "reason": "no longer needed"}
+PRELUDE = f"import sys; sys.path.insert(0, {str(HERE)!r})\nfrom tinyshop import make_world\n"
+
+
+def note(s: Session, text: str, customer: str = "C0002") -> None:
+    assert s.call("add_customer_note", {"customer_id": customer, "note": text}).ok
+
+
+def task_for(world: World, patch: list[RowChange] | None = None, tid: str = "t1") -> Task:
+    """A task whose gold is cancelling #W0001 from the (patched) start state."""
+    probe = world.session()
+    task = Task(
+        id=tid, domain="tiny_shop", instruction="Cancel my order #W0001.", user=UserProfile(name="Ann"),
+        start_patch=patch or [], toolset=["get_order", "cancel_order"],
+        gold_actions=[Action(tool="cancel_order", args=CANCEL)], required_answers=["cancelled"],
+    )  # fmt: skip
+    probe.reset(task)
+    assert probe.call("cancel_order", CANCEL).ok
+    task.gold_diff = probe.changes()
+    return task
+
+
+# ---- isolation --------------------------------------------------------------------------------
+def test_thousand_sessions_stay_isolated(tiny_world: World) -> None:
+    sessions = [tiny_world.session() for _ in range(1000)]
+    base = sessions[0].state_hash()
+    note(sessions[500], "only here")
+    assert sessions[500].state_hash() != base
+    hashes = {s.state_hash() for i, s in enumerate(sessions) if i != 500}
+    assert hashes == {base}
+    assert sessions[499].call("get_customer", {"customer_id": "C0002"}).ok
+    assert sessions[501].conn.execute(
+        "SELECT note FROM customers WHERE customer_id = 'C0002'"
+    ).fetchone() == ("Prefers email.",)
+    note(sessions[0], "only here")
+    assert sessions[0].state_hash() == sessions[500].state_hash(), "same content, same hash"
+    for s in sessions:
+        s.close()
+
+
+def test_sessions_in_threads(tiny_world: World) -> None:
+    out: dict[int, str] = {}
+
+    def work(i: int) -> None:
+        s = tiny_world.session()
+        for j in range(30):
+            s.reset()
+            note(s, f"thread {i} round {j}")
+            assert s.call("get_order", {"order_id": "#W0001"}).ok
+        out[i] = s.conn.execute(
+            "SELECT note FROM customers WHERE customer_id = 'C0002'"
+        ).fetchone()[0]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == {i: f"thread {i} round 29" for i in range(4)}
+
+
+# ---- reset / snapshot / restore / fork ------------------------------------------------------------
+def test_reset_returns_to_base(tiny_world: World) -> None:
+    s = tiny_world.session()
+    base_hash, base_bytes = s.state_hash(), s.snapshot()
+    assert s.call("cancel_order", CANCEL).ok
+    assert s.state_hash() != base_hash and s.history
+    s.reset()
+    assert s.state_hash() == base_hash and s.snapshot() == base_bytes
+    assert s.changes() == [] and s.history == [] and s.task is None
+
+
+def test_snapshot_restore(tiny_world: World) -> None:
+    s = tiny_world.session()
+    note(s, "one")
+    snap, digest = s.snapshot(), s.state_hash()
+    assert s.call("cancel_order", CANCEL).ok
+    s.restore(snap)
+    assert s.state_hash() == digest
+    assert s.changes() == [], "the changelog starts again at the restored state"
+    note(s, "two")
+    (ch,) = s.changes()
+    assert (ch.before["note"], ch.after["note"]) == ("one", "two")
+    s.reset()
+    s.restore(snap)
+    assert s.state_hash() == digest
+
+
+def test_export_bytes_make_a_plain_world(tiny_world: World) -> None:
+    s = tiny_world.session()
+    note(s, "exported")
+    data = s.export_bytes()
+    conn = sqlite3.connect(":memory:")
+    conn.deserialize(data)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert not any(n.startswith("_scaleenv") for n in names)
+    again = World.from_parts(tiny_world.spec, data).session()
+    assert again.state_hash() == s.state_hash() and again.changes() == []
+
+
+def test_restore_accepts_plain_world_bytes(tiny_world: World) -> None:
+    s = tiny_world.session()
+    note(s, "x")
+    s.restore(tiny_world.base_bytes)
+    assert s.state_hash() == tiny_world.session().state_hash()
+    note(s, "y")
+    assert len(s.changes()) == 1
+
+
+def test_fork_is_independent_and_keeps_context(tiny_world: World) -> None:
+    s = tiny_world.session()
+    task = task_for(tiny_world)
+    s.reset(task)
+    note(s, "before fork")
+    f = s.fork()
+    assert f.state_hash() == s.state_hash() and f.task is task
+    assert f.changes() == s.changes(), "a fork keeps the episode's changes"
+    assert [a.tool for a, _ in f.history] == ["add_customer_note"]
+    assert f.call("cancel_order", CANCEL).ok
+    assert f.state_hash() != s.state_hash()
+    assert s.conn.execute("SELECT status FROM orders WHERE order_id = '#W0001'").fetchone() == (
+        "pending",
+    )
+
+
+# ---- changelog ---------------------------------------------------------------------------------
+def test_changes_cover_insert_update_delete(tiny_world: World) -> None:
+    s = tiny_world.session()
+    assert s.call("cancel_order", CANCEL).ok
+    assert s.call("remove_items", {"order_id": "#W0003", "item_ids": [4]}).ok
+    by_kind: dict[str, list[RowChange]] = {}
+    for ch in s.changes():
+        by_kind.setdefault(ch.kind, []).append(ch)
+    (ins,) = by_kind["insert"]
+    assert ins.table == "refunds" and ins.before is None and ins.after["amount"] == 39
+    assert ins.key == {"refund_id": ins.after["refund_id"]}
+    (dele,) = by_kind["delete"]
+    assert dele.table == "order_items" and dele.key == {"item_id": 4} and dele.after is None
+    assert dele.before == {
+        "item_id": 4,
+        "order_id": "#W0003",
+        "product_id": "P002",
+        "quantity": 1,
+        "unit_price": 14,
+    }
+    updated = {(c.table, tuple(c.key.values())) for c in by_kind["update"]}
+    assert updated == {
+        ("orders", ("#W0001",)), ("orders", ("#W0003",)), ("products", ("P001",)),
+        ("products", ("P002",)), ("payments", ("PAY00003",)),
+    }  # fmt: skip
+    assert sorted(map(repr, s.changes())) == sorted(map(repr, tiny_world.session().diff(s)))
+
+
+def test_changes_net_out(tiny_world: World) -> None:
+    s = tiny_world.session()
+    note(s, "temp")
+    note(s, "Prefers email.")  # back to the original value
+    assert s.changes() == []
+    assert s.call("cancel_order", CANCEL).ok
+    refund = s.changes()[-1].after["refund_id"]
+    s.conn.execute("DELETE FROM refunds WHERE refund_id = ?", (refund,))  # runtime-internal write
+    assert all(c.table != "refunds" for c in s.changes()), "inserted then deleted: no change"
+
+
+def test_changelog_survives_many_resets_with_fresh_statements(tiny_world: World) -> None:
+    s = tiny_world.session()
+    for i in range(60):
+        s.reset()
+        # a new SQL text each round is prepared against the freshly loaded schema
+        s.conn.execute(f"UPDATE customers SET balance = {i} WHERE customer_id = 'C0003'")
+        assert s.call("remove_items", {"order_id": "#W0001", "item_ids": [2]}).ok
+        s.conn.execute(f"WITH r(x) AS (SELECT {i}) SELECT x FROM r").fetchall()
+        kinds = sorted((c.table, c.kind) for c in s.changes())
+        assert ("customers", "update") in kinds and ("order_items", "delete") in kinds
+
+
+def test_json_each_after_reset_does_not_crash() -> None:
+    """SQLite 3.40 crashes when json_each is used after ``deserialize`` into ``main``."""
+    code = PRELUDE + (
+        "s = make_world().session()\n"
+        "base = s.snapshot()\n"
+        "for i in range(200):\n"
+        "    s.conn.execute('WITH r(x) AS (SELECT 1) SELECT x FROM r').fetchall()\n"
+        "    assert s.call('remove_items', {'order_id': '#W0001', 'item_ids': [1]}).ok\n"
+        "    s.reset() if i & 1 else s.restore(base)\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+# ---- state hash ---------------------------------------------------------------------------------
+def test_state_hash_is_deterministic_across_processes(tiny_world: World) -> None:
+    s = tiny_world.session()
+    assert s.call("cancel_order", CANCEL).ok
+    here = s.state_hash()
+    code = PRELUDE + (
+        "s = make_world().session()\n"
+        "s.call('cancel_order', {'order_id': '#W0001', 'reason': 'no longer needed'})\n"
+        "print(s.state_hash())\n"
+    )
+    for seed in ("1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert proc.stdout.strip() == here, proc.stderr[-2000:]
+
+
+def test_state_hash_is_logical(tiny_world: World) -> None:
+    a, b = tiny_world.session(), tiny_world.session()
+    note(a, "x")
+    note(a, "Prefers email.")
+    assert a.state_hash() == b.state_hash(), "bytes may differ; the logical content does not"
+
+
+# ---- tasks and evaluation ------------------------------------------------------------------------------
+def test_reset_to_task_start_state(tiny_world: World) -> None:
+    patch = [
+        RowChange(table="customers", key={"customer_id": "C0004"}, after={
+            "customer_id": "C0004", "name": "Ann Lee", "email": "ann2@example.com", "tier": "regular",
+            "balance": 0, "note": None}),
+        RowChange(table="orders", key={"order_id": "#W0002"}, before={}, after={
+            "order_id": "#W0002", "customer_id": "C0001", "status": "pending",
+            "created_at": "2024-04-01 09:30:00", "total": 40}),
+        RowChange(table="refunds", key={"refund_id": "nothing"}, after=None),
+    ]  # fmt: skip
+    task = task_for(tiny_world, patch)
+    s = tiny_world.session()
+    s.reset(task)
+    assert s.changes() == [] and s.task is task
+    assert s.call("find_customer_by_email", {"email": "ann2@example.com"}).result == "C0004"
+    assert s.call("get_order", {"order_id": "#W0002"}).result["status"] == "pending"
+    digest = s.state_hash()
+    assert "t1" in tiny_world._start_cache
+    note(s, "episode")
+    s.reset(task)
+    assert s.state_hash() == digest and s.changes() == []
+    s.reset()
+    assert s.call("get_order", {"order_id": "#W0002"}).result["status"] == "delivered"
+
+
+def test_bad_start_patch_is_a_task_error(tiny_world: World) -> None:
+    bad = RowChange(table="orders", key={"order_id": "#W0009"}, after={
+        "order_id": "#W0009", "customer_id": "C9999", "status": "pending",
+        "created_at": "2024-04-01 09:30:00", "total": 1})  # fmt: skip
+    task = Task(id="bad", domain="tiny_shop", instruction="x", user=UserProfile(name="x"),
+                start_patch=[bad], toolset=[], gold_actions=[])  # fmt: skip
+    with pytest.raises(TaskError, match="foreign keys"):
+        tiny_world.session().reset(task)
+
+
+def test_evaluate_scores_and_never_mutates(tiny_world: World) -> None:
+    task = task_for(tiny_world)
+    s = tiny_world.session()
+    s.reset(task)
+    snap, digest = s.snapshot(), s.state_hash()
+    assert not s.evaluate(task).passed, "doing nothing must fail"
+    assert s.snapshot() == snap and s.state_hash() == digest
+    assert s.call("cancel_order", CANCEL).ok
+    snap = s.snapshot()
+    score = s.evaluate(task, ["Your order is cancelled."])
+    assert score.passed, score.explanation
+    assert not s.evaluate(task, []).passed, "the required answer is missing"
+    assert s.snapshot() == snap
+
+
+def test_diff_against_session_and_snapshot(tiny_world: World) -> None:
+    a, b = tiny_world.session(), tiny_world.session()
+    note(b, "changed")
+    (ch,) = a.diff(b)
+    assert ch.table == "customers" and ch.after["note"] == "changed"
+    assert a.diff(b.snapshot()) == [ch]
+    assert a.diff(a) == []
+
+
+def test_tool_lists_and_quarantine(tiny_spec: DomainSpec) -> None:
+    spec = tiny_spec.model_copy(deep=True)
+    spec.tools["get_order"].quarantined = "returns wrong totals"
+    s = World.from_parts(spec, make_world(spec).base_bytes).session()
+    assert "get_order" not in s.tool_names()
+    assert s.tool_names(["cancel_order", "get_order", "nope"]) == [
+        "cancel_order",
+        "calculate",
+        "transfer_to_human_agents",
+    ]
+    r = s.call("get_order", {"order_id": "#W0001"})
+    assert (
+        r.error_type == "unknown_tool"
+        and "quarantined" in r.message
+        and "wrong totals" in r.message
+    )
+
+
+def test_history_records_every_call(tiny_world: World) -> None:
+    s = tiny_world.session()
+    s.call("get_order", {"order_id": "#W0001"})
+    s.call("nope", '{"a": 1}')
+    s.call("get_order", "{broken")
+    assert [(a.tool, a.args, r.ok) for a, r in s.history] == [
+        ("get_order", {"order_id": "#W0001"}, True),
+        ("nope", {"a": 1}, False),
+        ("get_order", {}, False),
+    ]
+    assert isinstance(s.history[0][0], Action)
+
+
+def test_session_from_world_on_disk(tmp_path: Path, tiny_spec: DomainSpec) -> None:
+    from engine.world import write_world
+
+    data = make_world(tiny_spec).base_bytes
+    out = write_world(
+        tmp_path / "w", {"spec.yaml": tiny_spec.to_yaml().encode(), "world.sqlite": data}, {}
+    )
+    try:
+        world = World.load(out)
+    except ModuleNotFoundError:  # engine.validate (load_spec) not written yet
+        pytest.skip("engine.validate missing")
+    s = world.session()
+    assert s.call("get_order", {"order_id": "#W0001"}).ok
