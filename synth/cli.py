@@ -43,6 +43,19 @@ def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise typer.Exit(1) from None
 
 
+@app.command("demo")
+def demo(
+    out_dir: Path = typer.Option(Path("worlds"), "--out", "-o", help="Where to write the worlds."),
+    seed: int = typer.Option(1, help="World and task seed."),
+    rows: int = typer.Option(5000, help="Total rows per world."),
+    tasks: int = typer.Option(20, help="Verified tasks per world."),
+) -> None:
+    """Build the curated worlds with tasks and play one scripted episode in each."""
+    from synth.demo import run_demo
+
+    run(run_demo, out_dir, seed=seed, rows=rows, tasks=tasks, console=out)
+
+
 # ---- world ---------------------------------------------------------------------------
 @world_app.command("validate")
 def world_validate(spec: Path = typer.Argument(..., help="Domain spec (YAML or JSON).")) -> None:
