@@ -18,6 +18,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.patterns import compile_pattern
+
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TOOL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
@@ -40,12 +42,21 @@ class FakerHint(_Model):
 
     provider: str | None = None  # a Faker provider method: name, email, city, sentence ...
     args: dict[str, Any] = Field(default_factory=dict)  # keyword args for the provider
-    pattern: str | None = None  # '#' digit, '?' upper letter, anything else literal: "#W#######"
+    pattern: str | None = (
+        None  # '#' digit, '?' upper letter, '\\' escapes, else literal: "\\#W####"
+    )
     choices: list[Any] | None = None  # pick from these (weights optional, same length)
     weights: list[float] | None = None
     sql: str | None = None  # scalar SQL filled after the table is seeded; may read the row
     # (as ``<table>.<col>``) and already seeded tables: keeps derived values consistent
     null_fraction: float = Field(0.0, ge=0.0, le=1.0)  # share of NULLs for nullable columns
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_parses(cls, v: str | None) -> str | None:
+        if v is not None:
+            compile_pattern(v)
+        return v
 
     @model_validator(mode="after")
     def _one_source(self) -> FakerHint:
@@ -139,6 +150,11 @@ class Invariant(_Model):
     description: str = ""
     violations: str  # SELECT returning the violating rows (so a failure names them)
     message: str = ""  # shown with the violating rows; may use {column} of the first row
+    # Optional: table -> the column(s) of that table whose values are the invariant's key (its
+    # first output column). A violation with key k can only appear or disappear when a row of
+    # a scoped table whose scope column holds k (before or after) changes, so the runtime
+    # checks only the keys a call touched. Tables read but not scoped trigger a full check.
+    scope: dict[str, str | list[str]] | None = None
 
 
 class Param(_Model):
@@ -204,9 +220,15 @@ class Effect(_Model):
 class IdGenerator(_Model):
     """A new id: the first unused candidate of a seeded sequence from ``pattern``."""
 
-    pattern: str  # '#' digit, '?' upper letter: "R#####"
+    pattern: str  # '#' digit, '?' upper letter, '\\' escapes: "R#####"
     table: str  # where it must be unused
     column: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_parses(cls, v: str) -> str:
+        compile_pattern(v)
+        return v
 
 
 class Returns(_Model):

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from engine.errors import SpecError
+from engine.patterns import pattern_is_numeric, pattern_radices
 from engine.spec import (
     DATE_FMT,
     DATETIME_FMT,
@@ -260,9 +261,11 @@ def _check_tools(spec: DomainSpec, errs: Errors) -> None:
                 errs.append((f"{gpath}.table", f"unknown table {gen.table}"))
             elif gen.column not in entity.columns:
                 errs.append((f"{gpath}.column", f"unknown column {gen.table}.{gen.column}"))
-            elif entity.columns[gen.column].type == "integer" and set(gen.pattern) - {"#"}:
+            elif entity.columns[gen.column].type == "integer" and not pattern_is_numeric(
+                gen.pattern
+            ):
                 errs.append((f"{gpath}.pattern", "makes text ids but the column is integer"))
-            if not set(gen.pattern) & {"#", "?"}:
+            if not pattern_radices(gen.pattern):
                 errs.append((f"{gpath}.pattern", "needs '#' or '?' to make more than one id"))
 
 

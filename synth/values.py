@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from engine.errors import ScaleEnvError
+from engine.patterns import compile_pattern, pattern_capacity
 from engine.spec import Column
 
 POOL_MIN, POOL_MAX = 50, 300
@@ -43,18 +44,14 @@ def sub_rng(seed: int, *parts: object) -> random.Random:
 
 # ---- patterns ------------------------------------------------------------------------------
 class Pattern:
-    """``'#'`` a digit, ``'?'`` an upper letter, anything else literal; values <-> integers."""
+    """An id pattern (``engine.patterns``: '#' digit, '?' letter, '\\' escape); values <-> integers."""
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
-        self.radices = [10 if ch == "#" else 26 for ch in pattern if ch in "#?"]
-        self.capacity = 1
-        for r in self.radices:
-            self.capacity *= r
+        self._fmt, radices = compile_pattern(pattern)
+        self.radices = list(radices)
+        self.capacity = pattern_capacity(pattern)
         self.digits_only = all(r == 10 for r in self.radices)
-        self._fmt = "".join(
-            "{}" if ch in "#?" else ch.replace("{", "{{").replace("}", "}}") for ch in pattern
-        )
 
     def format(self, v: int) -> str:
         if self.digits_only:
