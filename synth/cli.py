@@ -194,6 +194,77 @@ def graph_show(
         out.print(f"[green]wrote[/green] {run(draw_png, g, png)}")
 
 
+# ---- tasks ---------------------------------------------------------------------------
+tasks_app = typer.Typer(help="Generate verified tasks and report on their quality.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+
+
+@tasks_app.command("gen")
+def tasks_gen(
+    world_dir: Annotated[Path, typer.Argument(help="World directory to add tasks to.")],
+    n: Annotated[int, typer.Option("--n", help="How many tasks.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed: same world + seed gives the same tasks.jsonl.")] = 0,
+) -> None:
+    """Generate verified tasks into a world (tasks.jsonl + graph.json, written atomically)."""
+    from synth.tasks.io import generate_into, print_report
+
+    generated = run(generate_into, world_dir, n, seed)
+    out.print(f"[green]wrote[/green] {len(generated.tasks)} tasks to {world_dir}")
+    print_report(generated.report, out)
+
+
+@tasks_app.command("report")
+def tasks_report(
+    world_dir: Annotated[Path, typer.Argument(help="World directory with tasks.jsonl.")],
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the random policy (default: the task seed).")] = None,
+) -> None:
+    """Recompute the quality report of a world's stored tasks (policies and re-verification)."""
+    from synth.tasks.io import print_report, report_world
+
+    print_report(run(report_world, world_dir, seed), out)
+
+
+# ---- world test (procedural tests) ------------------------------------------------------
+@world_app.command("test")
+def world_test(
+    world_dir: Annotated[Path, typer.Argument(help="World directory to test (left unchanged).")],
+    fuzz_steps: Annotated[int, typer.Option("--fuzz-steps", help="Also fuzz this many random calls.")] = 0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the cases (default: the world's).")] = None,
+) -> None:
+    """Procedurally test every tool of a world; exit 1 if a tool not yet quarantined fails."""
+    import time
+
+    from engine.world import World
+    from synth.proctest import run_proctest
+
+    w = run(World.load, world_dir)
+    t0 = time.perf_counter()
+    rep = run(
+        run_proctest, w.spec, w.base_bytes, seed=int(w.manifest.get("seed") or 0) if seed is None else seed,
+        fuzz_steps=fuzz_steps,
+    )
+    t = Table("tool", "success", "anticipated", "unexpected", "status", "reason", title=f"procedural tests of {w.name}")
+    new_failures = []
+    for name, tr in rep.tools.items():
+        known = w.spec.tools[name].quarantined is not None
+        if tr.failed and not known:
+            new_failures.append(name)
+        status = "[red]FAIL[/red]" if tr.failed and not known else "[yellow]quarantined[/yellow]" if tr.failed else "[green]ok[/green]"
+        c = tr.counts
+        t.add_row(name, str(c["success"]), str(c["anticipated_rejection"]), str(c["unexpected_failure"]), status, tr.reason or "")
+    out.print(t)
+    if rep.fuzz is not None:
+        f = rep.fuzz
+        out.print(
+            f"fuzz: {f['calls']} calls, {f['successes']} successes, {f['invariant_violations']} invariant violations, "
+            f"{f['exceptions']} exceptions, integrity {'ok' if f['integrity_ok'] else 'BROKEN'}, replay {'ok' if f['replay_ok'] else 'DIFFERS'}"
+        )
+    out.print(f"{rep.summary_line()} ({time.perf_counter() - t0:.2f}s)", highlight=False)
+    if new_failures:
+        err.print(f"[red]failing tools not quarantined:[/red] {', '.join(new_failures)}", highlight=False)
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - console entry
     try:
         app()

@@ -1,0 +1,293 @@
+"""The sampler's workbench: one scratch session, the schema facts, and cheap state switches.
+
+Every trial call runs in the scratch session after ``restore`` of the state it should see
+(tens of microseconds), so candidates are checked by really calling the tool, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import networkx as nx
+
+from engine.argcheck import ArgError, compile_params
+from engine.runtime import ToolResult, truthy
+from engine.spec import PolicyRule
+from engine.task import RowChange
+from engine.world import World, bytes_to_connection
+from synth.tasks.args import FreeValues, ParamSource, analyze_params
+from synth.tasks.schema import TAG, SchemaInfo, all_keys, related
+
+
+class Ctx:
+    """Per-world state shared by every task of one generation run."""
+
+    def __init__(self, world: World, graph: nx.DiGraph, seed: int) -> None:
+        self.world = world
+        self.spec = world.spec
+        self.graph = graph
+        self.seed = seed
+        self.info = SchemaInfo(self.spec)
+        self.tools = {n: t for n, t in self.spec.active_tools().items() if n in graph}
+        self.sources: dict[str, dict[str, ParamSource]] = {
+            n: analyze_params(self.spec, t) for n, t in self.tools.items()
+        }
+        self.outputs: dict[str, dict[str, str]] = {
+            n: dict(graph.nodes[n].get("outputs", {})) for n in self.tools
+        }
+        self.validators = {n: compile_params(t.params) for n, t in self.tools.items()}
+        self.rules: dict[str, list[PolicyRule]] = {}
+        for rule in self.spec.policy_rules:
+            self.rules.setdefault(rule.tool, []).append(rule)
+        self.checks = {n: _single_param_checks(self.spec, n, t) for n, t in self.tools.items()}
+        self.free = FreeValues(self.spec, seed)
+        self.s = world.session()
+        self.base = self.s.snapshot()
+        self.base_conn = bytes_to_connection(world.base_bytes)
+        self.links: dict[tuple, list[tuple[Any, int, str]]] = {}
+        self._keys: dict[str, list[tuple]] = {}
+        self.token: int | None = None
+        self.excluded: dict[str, set[Any]] = {}
+        self.memo: dict[tuple, Any] = {}
+        self.depths: dict[str, int] = {}
+        self.write_tools = [n for n, t in self.tools.items() if not t.read_only]
+        self.read_tools = [n for n, t in self.tools.items() if t.read_only]
+
+    # ---- state ---------------------------------------------------------------------------------
+    def at(self, state: bytes) -> None:
+        self.s.restore(state)
+        self.token = hash(state)
+        if len(self.memo) > 20000:
+            self.memo.clear()
+
+    def related(self, table: str, key: dict[str, Any], ref: str) -> list[tuple[Any, int, str]]:
+        """``schema.related`` in the base state, memoized for the whole run. Links are only
+        candidates (every one is tried by a real call on the task's state), so the base's
+        links serve every task and the lookups are shared between tasks."""
+        mk = (table, tuple(key.items()), ref)
+        hit = self.links.get(mk)
+        if hit is None:
+            hit = self.links[mk] = related(self.base_conn, self.info, table, key, ref)
+        return hit
+
+    @property
+    def conn(self) -> Any:
+        self.s.guard.internal()
+        return self.s.conn
+
+    def keys(self, table: str) -> list[tuple]:
+        """Primary keys of ``table`` in the base state (sorted)."""
+        hit = self._keys.get(table)
+        if hit is None:
+            snap = self.s.snapshot()
+            self.at(self.base)
+            hit = self._keys[table] = all_keys(self.conn, self.info, table)
+            self.at(snap)
+        return hit
+
+    def key_dict(self, table: str, key: tuple) -> dict[str, Any]:
+        return dict(zip(self.info.pk(table), key, strict=True))
+
+    def random_key(self, table: str, rng: random.Random) -> dict[str, Any] | None:
+        keys = self.keys(table)
+        return self.key_dict(table, rng.choice(keys)) if keys else None
+
+    def exclude(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """Rows sub-goals must not act on (the task's distractors)."""
+        self.excluded = {}
+        for table, key in rows:
+            if len(key) == 1:
+                self.excluded.setdefault(f"{table}.{next(iter(key))}", set()).add(
+                    next(iter(key.values()))
+                )
+
+    def allowed(self, ref: str, values: dict[Any, Any]) -> dict[Any, Any]:
+        bad = self.excluded.get(ref)
+        return {v: c for v, c in values.items() if v not in bad} if bad else values
+
+    # ---- calls ---------------------------------------------------------------------------------
+    def call(self, tool: str, args: dict[str, Any]) -> ToolResult:
+        t = self.tools.get(tool)
+        if t is None or not t.read_only:
+            self.token = None  # the state may change: stop memoizing
+        return self.s.call(tool, args)
+
+    def binds(self, tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The bind dict a call would see before its effects (params, :now, lets), on the
+        scratch session's current state; None if the args are invalid."""
+        try:
+            binds = self.validators[tool](dict(args))
+        except ArgError:
+            return None
+        binds["now"] = self.spec.now
+        t = self.tools[tool]
+        for g in t.generate:
+            binds.setdefault(g, None)
+        conn = self.conn
+        for name, sql in t.let.items():
+            try:
+                row = conn.execute(TAG + sql, binds).fetchone()
+            except Exception:
+                return None
+            binds[name] = None if row is None else row[0]
+        return binds
+
+    def violated(self, tool: str, args: dict[str, Any]) -> list[PolicyRule]:
+        """Policy rules a call of ``tool`` with ``args`` would break in the current state."""
+        rules = self.rules.get(tool)
+        if not rules:
+            return []
+        binds = self.binds(tool, args)
+        if binds is None:
+            return []
+        out = []
+        conn = self.conn
+        for rule in rules:
+            try:
+                row = conn.execute(TAG + rule.violated, binds).fetchone()
+            except Exception:
+                continue
+            if row is not None and truthy(row[0]):
+                out.append(rule)
+        return out
+
+    def screen(
+        self,
+        tool: str,
+        pname: str,
+        values: list[Any],
+        seek: str | None = None,
+        bound: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        """The values of one param that pass the tool's preconditions testing only it and the
+        params already ``bound`` (a pending order, an available flight), and break no policy
+        rule testing only those; with ``seek`` a rule name, values that do break that rule."""
+        bound = bound or {}
+        have = set(bound) | {pname}
+        checks = [
+            (sql, rule) for sql, rule, used in self.checks[tool] if pname in used and used <= have
+        ]
+        if not checks:
+            return values
+        alone = all(
+            used == {pname} for _s, _r, used in self.checks[tool] if pname in used and used <= have
+        )
+        if alone and self.token is not None:
+            mk = (self.token, "screen", tool, pname, seek, tuple(repr(v) for v in values))
+            hit = self.memo.get(mk)
+            if hit is None:
+                hit = self.memo[mk] = self._screen(tool, pname, values, seek, bound, checks)
+            return hit
+        return self._screen(tool, pname, values, seek, bound, checks)
+
+    def _screen(
+        self,
+        tool: str,
+        pname: str,
+        values: list[Any],
+        seek: str | None,
+        bound: dict[str, Any],
+        checks: list,
+    ) -> list[Any]:
+        params = self.tools[tool].params
+        binds: dict[str, Any] = {"now": self.spec.now}
+        for k, v in bound.items():
+            binds[k] = json.dumps(v) if params[k].type == "array" else v
+        conn = self.conn
+        out = []
+        for v in values:
+            binds[pname] = (
+                json.dumps(v if isinstance(v, list) else [v])
+                if params[pname].type == "array"
+                else v
+            )
+            good = True
+            for sql, rule in checks:
+                try:
+                    row = conn.execute(sql, binds).fetchone()
+                except Exception:
+                    continue
+                hit = row is not None and truthy(row[0])
+                if (rule is None and not hit) or (rule is not None and (rule == seek) != hit):
+                    good = False
+                    break
+            if good:
+                out.append(v)
+        return out
+
+    def meaningful(self, changes: list[RowChange]) -> bool:
+        """Whether changes touch a column the evaluation compares (not only exempt ones)."""
+        for ch in changes:
+            if ch.before is None or ch.after is None:
+                return True
+            cols = self.spec.entities[ch.table].columns
+            for c, col in cols.items():
+                if col.policy != "exempt" and ch.before.get(c) != ch.after.get(c):
+                    return True
+        return False
+
+
+def field_values(result: Any, path: str) -> list[Any]:
+    """Values at an output path (``items[].product_id``, ``orders[]``, ``user_id``) of a result."""
+    parts = path.split(".")
+    cur: list[Any] = [result]
+    for i, part in enumerate(parts):
+        arr = part.endswith("[]")
+        key = part[:-2] if arr else part
+        nxt: list[Any] = []
+        for o in cur:
+            for it in o if isinstance(o, list) else [o]:
+                if isinstance(it, dict):
+                    if key not in it:
+                        continue
+                    v = it[key]
+                elif len(parts) == 1 and i == 0 and not isinstance(it, list):
+                    v = it  # a scalar result: its one output field
+                else:
+                    continue
+                if arr and isinstance(v, list):
+                    nxt.extend(v)
+                else:
+                    nxt.append(v)
+        cur = nxt
+    return [v for v in cur if v is not None and not isinstance(v, dict | list)]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal as stored values (1 == '1' as ids; floats at cents)."""
+    if a == b:
+        return True
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return abs(float(a) - float(b)) < 0.005
+    return str(a) == str(b)
+
+
+def meaningful_result(result: Any) -> bool:
+    """A tool result worth showing: not empty, not all nulls."""
+    if result is None:
+        return False
+    if isinstance(result, list | dict | str):
+        return len(result) > 0 and json.dumps(result) not in ("[]", "{}", '""')
+    return True
+
+
+def _single_param_checks(
+    spec: Any, name: str, tool: Any
+) -> list[tuple[str, str | None, frozenset[str]]]:
+    """Preconditions (rule None) and policy rules (rule name) that use no ``let`` value, with
+    the params they use: cheap to test on many candidate values before any call."""
+    from engine.sqlcheck import params_used
+
+    out: list[tuple[str, str | None, frozenset[str]]] = []
+    items: list[tuple[str, str | None]] = [(p.check, None) for p in tool.preconditions]
+    items += [(r.violated, r.name) for r in spec.policy_rules if r.tool == name]
+    for sql, rule in items:
+        try:
+            used = frozenset(params_used(sql) - {"now"})
+        except ValueError:
+            continue
+        if used and used <= set(tool.params):
+            out.append((TAG + sql, rule, used))
+    return out

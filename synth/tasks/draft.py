@@ -1,0 +1,79 @@
+"""A task while it is being sampled: the start-state patch, the gold steps, the sub-goals.
+
+Gold steps always replay from the current start state; preparing the start state (an order
+made older for a refusal) is kept only if every step so far still replays.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from synth.tasks.chain import Call, Facts
+from synth.tasks.context import Ctx
+from synth.tasks.start import Patch, StartBuilder
+
+
+@dataclass
+class Draft:
+    index: int
+    rng: random.Random
+    level: str
+    user: Any
+    group: list[str]
+    patch: Patch
+    start: bytes
+    facts: Facts
+    steps: list[Call] = field(default_factory=list)
+    subgoals: list[dict[str, Any]] = field(default_factory=list)
+    distractor_keys: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    edges: list[list[str]] = field(default_factory=list)
+    chain: list[str] = field(default_factory=list)
+
+    @property
+    def writes(self) -> list[Call]:
+        return [s for s in self.steps if s.changes]
+
+    def tools(self) -> list[str]:
+        out = [s.tool for s in self.steps]
+        for g in self.subgoals:
+            for k in ("forbidden", "wrong"):
+                if g.get(k):
+                    out.append(g[k]["tool"])
+        return list(dict.fromkeys(out))
+
+
+def replay(ctx: Ctx, start: bytes, steps: list[Call]) -> bytes | None:
+    """The state after ``steps`` from ``start``; None if a step fails."""
+    ctx.at(start)
+    for st in steps:
+        if not ctx.call(st.tool, st.args).ok:
+            return None
+    return ctx.s.snapshot()
+
+
+def current(ctx: Ctx, d: Draft) -> bytes | None:
+    return replay(ctx, d.start, d.steps)
+
+
+def prepare(
+    ctx: Ctx, sb: StartBuilder, d: Draft, table: str, key: dict[str, Any], col: str, value: Any
+) -> bool:
+    """Set one column in the start state; kept only if it is sound and every gold step so
+    far still replays."""
+    conn = d.patch.conn
+    snapshot_updates = dict(d.patch.updated)
+    conn.execute("SAVEPOINT draft_prepare")
+    if not sb.set_column(d.patch, table, key, col, value):
+        conn.execute("RELEASE draft_prepare")
+        return False
+    start = conn.serialize()
+    if replay(ctx, start, d.steps) is None:
+        conn.execute("ROLLBACK TO draft_prepare")
+        conn.execute("RELEASE draft_prepare")
+        d.patch.updated = snapshot_updates
+        return False
+    conn.execute("RELEASE draft_prepare")
+    d.start = start
+    return True

@@ -1,0 +1,436 @@
+"""Task generation: seed chain -> start state with distractors -> sub-goals -> toolset ->
+user and instruction -> gold replay -> verification. Deterministic per (world, seed).
+
+Each task index has its own ``random.Random`` derived from the seed, write tools are taken
+in a seeded rotation so every write tool is the seed of some task, and a candidate that any
+rule rejects is dropped (its reason counted) and the next index is tried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from engine.errors import TaskError
+from engine.task import Action, Task, dump_tasks
+from engine.world import World
+from synth.tasks.chain import Call, sample_call, user_facts
+from synth.tasks.context import Ctx, field_values
+from synth.tasks.draft import Draft, current
+from synth.tasks.draw import NoCandidates
+from synth.tasks.render import fmt, greeting, words
+from synth.tasks.start import StartBuilder
+from synth.tasks.subgoals import add_subgoals, add_write
+from synth.tasks.toolset import complexity, grow_toolset
+from synth.tasks.verify import diff_digest, distractor_problem, reason_code, rule_order, verify_task
+
+LEVELS = ("easy", "medium", "hard")
+LEVEL_WEIGHTS = (0.4, 0.35, 0.25)
+DISTRACTORS = {"easy": (1, 2), "medium": (3, 5), "hard": (6, 10)}
+SUBGOALS = {"easy": (0, 1), "medium": (1, 2), "hard": (2, 4)}
+ATTEMPTS_PER_TASK = 4
+log = logging.getLogger(__name__)
+
+
+def task_rng(seed: int, domain: str, *parts: object) -> random.Random:
+    from synth.values import sub_rng
+
+    return sub_rng(seed, "tasks", domain, *parts)
+
+
+@dataclass
+class TaskSet:
+    """Generated tasks and the report of how they were made."""
+
+    tasks: list[Task]
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def to_jsonl(self) -> str:
+        return dump_tasks(self.tasks)
+
+    def summary_line(self) -> str:
+        r = self.report
+        pol = r.get("policies", {})
+        rej = sum(r.get("rejections", {}).values())
+        parts = [f"{len(self.tasks)} tasks", f"{rej} rejected"]
+        if pol:
+            parts.append(
+                "gold {:.0%} random {:.0%} empty {:.0%}".format(
+                    pol.get("gold", 0.0), pol.get("random", 0.0), pol.get("empty", 0.0)
+                )
+            )
+        ts = r.get("toolset_sizes", {})
+        if ts:
+            parts.append(f"median toolset {ts.get('median')}")
+        return "tasks: " + ", ".join(parts)
+
+
+def generate_tasks(
+    world: World, n: int, seed: int = 0, graph: nx.DiGraph | None = None, *, policies: bool = True
+) -> TaskSet:
+    """``n`` verified tasks for ``world`` (fewer only if the domain cannot give more)."""
+    import time
+
+    from synth.graph import build_graph
+
+    t0 = time.perf_counter()
+    ctx = Ctx(world, graph if graph is not None else build_graph(world.spec), seed)
+    sb = StartBuilder(ctx)
+    domain = world.spec.name
+    order = sorted(ctx.write_tools)
+    task_rng(seed, domain, "order").shuffle(order)
+    coverage: Counter = Counter()
+    rejections: Counter = Counter()
+    seen: dict[str, str] = {}
+    tasks: list[Task] = []
+    vs = world.session()
+    attempt = 0
+    while len(tasks) < n and order and attempt < n * ATTEMPTS_PER_TASK:
+        tool = order[attempt % len(order)]
+        tid = f"{domain}-{seed}-{len(tasks):04d}"
+        task, reason = build_task(ctx, sb, seed, attempt, tool, tid, coverage)
+        attempt += 1
+        if task is None:
+            rejections[reason] += 1
+            continue
+        problems = verify_task(world, task, vs)
+        if problems:
+            rejections[reason_code(problems[0])] += 1
+            log.debug("rejected %s: %s | %s", task.id, problems[0][:300], task.instruction[:300])
+            continue
+        digest = diff_digest(task)
+        if digest in seen:
+            rejections["duplicate_gold_diff"] += 1
+            continue
+        problem = distractor_problem(world, task, vs)
+        if problem:
+            rejections["distractors_change_gold"] += 1
+            log.debug("rejected %s: %s | %s", task.id, problem, task.instruction[:300])
+            continue
+        seen[digest] = task.id
+        coverage[tool] += 1
+        tasks.append(task)
+    vs.close()
+    from synth.tasks.quality import quality_report
+
+    report = quality_report(world, tasks, seed, policies=policies, ctx=ctx)
+    report["rejections"] = dict(sorted(rejections.items()))
+    report["attempts"] = attempt
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    return TaskSet(tasks, report)
+
+
+# ---- one task ---------------------------------------------------------------------------------
+def _login_tool(ctx: Ctx, group: list[str]) -> str | None:
+    """The read tool that finds the user's id from exactly the facts of ``group``."""
+    utable = ctx.info.user_table
+    pk = f"{utable}.{ctx.info.pk(utable)[0]}"
+    for t in sorted(ctx.read_tools):
+        params = ctx.tools[t].params
+        req = sorted(
+            p.references.split(".", 1)[1] for p in params.values() if p.required and p.references
+        )
+        if (
+            req == sorted(group)
+            and all(p.references for p in params.values() if p.required)
+            and any(ctx.info.root(r) == pk for r in ctx.outputs[t].values())
+        ):
+            return t
+    return None
+
+
+def _prepared_seed(
+    ctx: Ctx, sb: StartBuilder, tool: str, rng: random.Random
+) -> tuple[Any, Call] | None:
+    """When no row passes a write's own checks (no account has a zero balance to close),
+    edit one column those checks read on a row, in the start-state patch, and try again."""
+    from synth.seed_repair import columns_in
+    from synth.tasks.draw import primary_param
+
+    pname = primary_param(ctx, tool)
+    if pname is None:
+        return None
+    ref = ctx.sources[tool][pname].ref or ""
+    table, _, col = ref.partition(".")
+    if ctx.info.pk(table) != [col]:
+        return None
+    cols: list[str] = []
+    for sql, rule, used in ctx.checks[tool]:
+        if rule is None and used == {pname}:
+            cols += [
+                c
+                for c in sorted(columns_in(sql))
+                if c in ctx.spec.entities[table].columns and c not in cols
+            ]
+    keys = ctx.keys(table)
+    for key in rng.sample(keys, min(6, len(keys))):
+        kd = ctx.key_dict(table, key)
+        probe = sb.open(ctx.base)
+        edits = sb.mutations(probe.conn, table, kd, cols, rng)[:6]
+        probe.close()
+        for c, value in edits:
+            patch = sb.open(ctx.base)
+            if sb.set_column(patch, table, kd, c, value):
+                try:
+                    call = sample_call(
+                        ctx, patch.conn.serialize(), tool, rng, primary=kd[col], tries=4
+                    )
+                except NoCandidates:
+                    call = None
+                if call is not None:
+                    return patch, call
+            patch.close()
+    return None
+
+
+def _distractors(
+    ctx: Ctx, sb: StartBuilder, call: Call, count: int, rng: random.Random, patch: Any = None
+) -> tuple[Any, list]:
+    from synth.tasks.schema import owner
+
+    utable = ctx.info.user_table
+    targets = [(utable, {ctx.info.pk(utable)[0]: call.user})]
+    if call.primary is not None and call.primary[0] != utable:
+        targets.append(call.primary)
+    for r in call.rows:
+        if r not in targets and (
+            r[0] in ctx.info.knowable_tables or ctx.info.up_path(r[0], utable) is None
+        ):
+            targets.append(r)
+    patch = patch or sb.open(ctx.base)
+    keys: list[tuple[str, dict]] = []
+    for i in range(count * 2):
+        if len(keys) >= count:
+            break
+        table, key = targets[i % len(targets)]
+        own = owner(patch.conn, ctx.info, table, key)
+        depths = (0,) if table == utable else (1, 0, 2)
+        for depth in depths:
+            new = sb.copy(patch, table, key, rng, depth, own)
+            if new is not None:
+                keys.append((table, new))
+                break
+    return patch, keys
+
+
+def build_task(
+    ctx: Ctx, sb: StartBuilder, seed: int, index: int, tool: str, tid: str, coverage: Counter
+) -> tuple[Task | None, str]:
+    """One candidate task seeded by a call of ``tool``, or (None, why not)."""
+    rng = task_rng(seed, ctx.spec.name, "task", index)
+    level = rng.choices(LEVELS, LEVEL_WEIGHTS)[0]
+    ctx.exclude([])
+    try:
+        call = sample_call(ctx, ctx.base, tool, rng)
+    except NoCandidates:
+        call = None
+    prepared = None
+    if call is None:
+        found = _prepared_seed(ctx, sb, tool, rng)
+        if found is None:
+            return None, "no_seed_call"
+        prepared, call = found
+    groups = ctx.info.login_groups
+    group = rng.choices(groups, [1.0] * (len(groups) - 1) + [0.5])[0]
+    lo, hi = DISTRACTORS[level]
+    count = rng.randint(lo, hi)
+    base_patch = prepared.conn.serialize() if prepared is not None else None
+    updated = dict(prepared.updated) if prepared is not None else {}
+    if prepared is not None:
+        prepared.close()
+    for _ in range(3):  # distractors that block the seed call are drawn again, fewer
+        patch = sb.open(base_patch) if base_patch is not None else sb.open(ctx.base)
+        patch.updated = dict(updated)
+        patch, keys = _distractors(ctx, sb, call, count, rng, patch)
+        start = patch.conn.serialize()
+        ctx.at(start)
+        r = ctx.call(tool, call.args)
+        if keys and r.ok:
+            break
+        patch.close()
+        count = max(1, count // 2)
+    else:
+        return None, "distractors_block_seed"
+    call = Call(tool, call.args, r.result, ctx.s.changes(), call.user, call.primary, call.rows)
+    d = Draft(
+        index, rng, level, call.user, group, patch, start, user_facts(ctx, start, call.user, group)
+    )
+    d.distractor_keys = keys
+    ctx.exclude(patch.inserted)
+    try:
+        return _finish(ctx, sb, d, call, tid, coverage)
+    finally:
+        patch.close()
+
+
+def _finish(
+    ctx: Ctx, sb: StartBuilder, d: Draft, call: Call, tid: str, coverage: Counter
+) -> tuple[Task | None, str]:
+    utable = ctx.info.user_table
+    login = _login_tool(ctx, d.group) if d.group != sorted(ctx.info.pk(utable)) else None
+    if login is not None:
+        ctx.at(d.start)
+        args = {
+            n: d.facts.by_root[ctx.info.root(p.references or "")][0]
+            for n, p in ctx.tools[login].params.items()
+            if p.required
+        }
+        r = ctx.call(login, args)
+        if not r.ok:
+            return None, "login_failed"
+        d.steps.append(Call(login, args, r.result))
+        for f, ref in ctx.outputs[login].items():
+            for v in field_values(r.result, f):
+                d.facts.add(ctx.info.root(ref), v)
+    if not add_write(ctx, d, call.tool, call):
+        return None, "unresolvable_argument"
+    d.chain = [s.tool for s in d.steps]
+    if d.subgoals and login is not None:
+        d.subgoals[0]["steps"] = list(range(0, len(d.steps)))
+    lo, hi = SUBGOALS[d.level]
+    gate = 1 + int(complexity(ctx, list(ctx.tools)) * 2)
+    add_subgoals(ctx, sb, d, min(d.rng.randint(lo, hi), gate), coverage)
+    if current(ctx, d) is None:
+        return None, "replay_failed"
+    _drop_unstable_info(ctx, d)
+    return _assemble(ctx, d, tid)
+
+
+def _drop_unstable_info(ctx: Ctx, d: Draft) -> None:
+    """A question about a value the task's writes change has two answers, and a refusal of a
+    call that later writes made impossible forbids nothing: drop both."""
+    final = current(ctx, d)
+    keep = []
+    for g in d.subgoals:
+        if g["kind"] == "refusal" and final is not None:
+            ctx.at(final)
+            if not ctx.call(g["forbidden"]["tool"], g["forbidden"]["args"]).ok:
+                continue
+        if g["kind"] == "info" and ctx.tools[g["tool"]].read_only and final is not None:
+            step = d.steps[g["steps"][0]]
+            answers = []
+            for state in (d.start, final):
+                ctx.at(state)
+                r = ctx.call(step.tool, step.args)
+                vals = field_values(r.result, g["field"]) if r.ok else []
+                answers.append(fmt(vals[0]) if len(vals) == 1 else None)
+            if answers[0] != g["answers"][0] or answers[1] != g["answers"][0]:
+                idx = g["steps"][0]
+                d.steps.pop(idx)
+                for h in d.subgoals:
+                    h["steps"] = [i if i < idx else i - 1 for i in h.get("steps", []) if i != idx]
+                continue
+        keep.append(g)
+    d.subgoals = keep
+
+
+def _assemble(ctx: Ctx, d: Draft, tid: str) -> tuple[Task | None, str]:
+    spec = ctx.spec
+    toolset, _trials = grow_toolset(ctx, d.start, d.tools(), d.facts, d.user, d.rng)
+    ctx.at(d.start)
+    conn = ctx.conn
+    opening, user = greeting(ctx, conn, d.user, d.group)
+    sentences = [opening] + [g["description"] for g in d.subgoals]
+    known, lookups, extra = _knowledge(ctx, d, user.known)
+    user.known.update(known)
+    text = " ".join(sentences)
+    missing = [(k, v) for k, v in extra if fmt(v) not in text]
+    if missing:
+        text += " For reference: " + ", ".join(f"{words(k)} {fmt(v)}" for k, v in missing) + "."
+    answers = list(dict.fromkeys(a for g in d.subgoals for a in g.get("answers", [])))
+    writes = len(d.writes)
+    kinds = Counter(g["kind"] for g in d.subgoals)
+    score = (
+        len(d.steps)
+        + 2 * max(0, writes - 1)
+        + 2 * kinds["conditional"]
+        + 2 * kinds["refusal"]
+        + kinds["info"]
+        + len(d.distractor_keys) / 3
+    )
+    label = "easy" if score < 6 else "medium" if score < 10 else "hard"
+    subgoals = [{k: v for k, v in g.items()} for g in d.subgoals]
+    for g in subgoals:
+        g["actions"] = g.pop("steps", [])
+    task = Task(
+        id=tid,
+        domain=spec.name,
+        instruction=text,
+        user=user,
+        start_patch=d.patch.changes(ctx),
+        distractors=len(d.patch.inserted),
+        toolset=toolset,
+        gold_actions=[Action(tool=s.tool, args=s.args) for s in d.steps],
+        required_answers=answers,
+        difficulty=label,
+        complexity=complexity(ctx, toolset),
+        chain=d.chain,
+        subgoals=subgoals,
+        meta={
+            "level": d.level,
+            "difficulty_score": round(score, 2),
+            "user_key": d.user,
+            "login": d.group,
+            "distractor_entities": [[t, k] for t, k in d.distractor_keys],
+            "distractor_rows": [[t, k] for t, k in d.patch.inserted],
+            "edges": d.edges,
+            "lookup_ids": lookups,
+        },
+    )
+    s = ctx.s
+    try:
+        s.reset(task)
+    except TaskError:
+        return None, "replay_failed"
+    for a in task.gold_actions:
+        if not s.call(a.tool, a.args).ok:
+            return None, "replay_failed"
+    task.gold_diff = s.changes()
+    ctx.token = None
+    if rule_order(s, task):
+        task.order_matters = True
+        task.instruction += " Please do these in the order I gave them."
+    return task, ""
+
+
+def _knowledge(
+    ctx: Ctx, d: Draft, known: dict[str, Any]
+) -> tuple[dict[str, Any], list[Any], list[tuple[str, Any]]]:
+    """(facts the user states, ids the agent must look up, user facts for read steps).
+
+    A gold argument is the user's when no earlier step's result holds it."""
+    produced: set[str] = set()
+    out: dict[str, Any] = {}
+    lookups: list[Any] = []
+    extra: list[tuple[str, Any]] = []
+    mine = {str(v) for v in known.values()}
+    for st in d.steps:
+        is_write = bool(st.changes)
+        for name, v in st.args.items():
+            ref = ctx.sources[st.tool][name].ref
+            for x in v if isinstance(v, list) else [v]:
+                if str(x) in produced:
+                    knowable = ref and ref.split(".")[0] in ctx.info.knowable_tables
+                    if (
+                        ref
+                        and ctx.info.is_id_ref(ref)
+                        and not knowable
+                        and str(x) not in mine
+                        and x not in lookups
+                    ):
+                        lookups.append(x)
+                    continue
+                if str(x) not in mine:
+                    key = name if name not in out else f"{st.tool}.{name}"
+                    out[key] = v
+                    mine.add(str(x))
+                    if not is_write:
+                        extra.append((name, x))
+        for f in ctx.outputs[st.tool]:
+            produced.update(str(x) for x in field_values(st.result, f))
+    return out, lookups, extra

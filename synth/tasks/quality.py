@@ -1,0 +1,129 @@
+"""The task quality report, and the three policies every task set is run against.
+
+* gold: replay the gold actions and state the required answers - must pass 100%;
+* empty: do nothing, say nothing - must pass 0%;
+* random: K schema-valid calls of tools in the toolset with arguments drawn from the live
+  database and the user's facts (K = max(5, 2 x gold length)), its messages are the tool
+  results - must pass rarely (the acceptance bound is 5%).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from typing import Any
+
+from engine.task import Task
+from engine.world import World
+
+
+def _rate(hits: int, total: int) -> float:
+    return round(hits / total, 4) if total else 0.0
+
+
+def gold_policy(world: World, tasks: list[Task], session: Any = None) -> float:
+    s = session or world.session()
+    ok = 0
+    for t in tasks:
+        s.reset(t)
+        if (
+            all(s.call(a.tool, a.args).ok for a in t.gold_actions)
+            and s.evaluate(t, list(t.required_answers)).passed
+        ):
+            ok += 1
+    return _rate(ok, len(tasks))
+
+
+def empty_policy(world: World, tasks: list[Task], session: Any = None) -> float:
+    s = session or world.session()
+    ok = 0
+    for t in tasks:
+        s.reset(t)
+        if s.evaluate(t, []).passed:
+            ok += 1
+    return _rate(ok, len(tasks))
+
+
+def random_policy(world: World, tasks: list[Task], seed: int, ctx: Any = None) -> float:
+    """Share of tasks a policy of random valid calls passes."""
+    from synth.graph import load_world_graph
+    from synth.tasks.context import Ctx
+    from synth.tasks.draw import NoCandidates, draw_args
+    from synth.values import sub_rng
+
+    if ctx is None:
+        ctx = Ctx(world, load_world_graph(world), seed)
+    ok = 0
+    for t in tasks:
+        rng = sub_rng(seed, "random-policy", t.id)
+        s = ctx.s
+        s.reset(t)
+        ctx.token = None
+        k = max(5, 2 * len(t.gold_actions))
+        said: list[str] = []
+        tools = [n for n in t.toolset if n in ctx.tools]
+        for _ in range(k):
+            if not tools:
+                break
+            tool = rng.choice(tools)
+            user = t.meta.get("user_key") if rng.random() < 0.5 else None
+            try:
+                args = draw_args(ctx, tool, rng, user)[0]
+            except NoCandidates:
+                continue
+            r = s.call(tool, args)
+            if r.ok:
+                said.append(json.dumps(r.result, default=str))
+        if s.evaluate(t, said).passed:
+            ok += 1
+    return _rate(ok, len(tasks))
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"median": 0, "min": 0, "max": 0}
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def quality_report(
+    world: World, tasks: list[Task], seed: int = 0, *, policies: bool = True, ctx: Any = None
+) -> dict[str, Any]:
+    """Counts by difficulty, write-tool coverage, toolset sizes, distractors, sub-goal kinds
+    and (``policies``) the gold / random / empty pass rates."""
+    spec = world.spec
+    writes = sorted(n for n, t in spec.active_tools().items() if not t.read_only)
+    used = Counter(tool for t in tasks for tool in {a.tool for a in t.gold_actions})
+    forbidden = Counter(
+        g["forbidden"]["tool"] for t in tasks for g in t.subgoals if g.get("forbidden")
+    )
+    report: dict[str, Any] = {
+        "domain": spec.name,
+        "tasks": len(tasks),
+        "difficulty": {
+            k: sum(1 for t in tasks if t.difficulty == k) for k in ("easy", "medium", "hard")
+        },
+        "write_tools": {w: used.get(w, 0) for w in writes},
+        "write_coverage": _rate(sum(1 for w in writes if used.get(w)), len(writes)),
+        "uncovered_write_tools": [w for w in writes if not used.get(w)],
+        "refused_tools": dict(sorted(forbidden.items())),
+        "toolset_sizes": _stats([len(t.toolset) for t in tasks]),
+        "domain_tools": len(spec.active_tools()),
+        "complexity": _stats([t.complexity for t in tasks]),
+        "distractors": _stats([t.distractors for t in tasks]),
+        "tasks_without_distractors": sum(1 for t in tasks if t.distractors == 0),
+        "gold_actions": _stats([len(t.gold_actions) for t in tasks]),
+        "subgoals": dict(sorted(Counter(g["kind"] for t in tasks for g in t.subgoals).items())),
+        "required_answers": sum(len(t.required_answers) for t in tasks),
+    }
+    if policies and tasks:
+        s = world.session()
+        try:
+            report["policies"] = {
+                "gold": gold_policy(world, tasks, s),
+                "random": random_policy(world, tasks, seed, ctx),
+                "empty": empty_policy(world, tasks, s),
+            }
+        finally:
+            s.close()
+    return report
