@@ -1,0 +1,149 @@
+"""Procedural testing: curated domains pass, every broken tool is caught with a precise reason."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from engine.argcheck import ArgError, param_check
+from engine.errors import SpecError
+from engine.validate import load_spec
+from synth.build import build_world
+from synth.casesearch import boundary, out_of_range, wrong_type
+from synth.cli import app
+from synth.oracles import arg_problem
+from synth.proctest import load_broken, run_proctest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAINS = ROOT / "fixtures" / "domains"
+BROKEN = sorted((ROOT / "fixtures" / "broken").glob("*.yaml"))
+TINY = DOMAINS / "tiny_shop.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return build_world(TINY, seed=1, proctest=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tiny):
+    return run_proctest(tiny.spec, tiny.db_bytes, seed=1)
+
+
+def test_tiny_shop_passes_with_full_coverage(tiny, tiny_report) -> None:
+    assert tiny_report.failing() == {}, tiny_report.to_json()
+    for name, tool in tiny.spec.tools.items():
+        rep = tiny_report.tools[name].to_dict()
+        assert rep["success"] >= 1, name
+        assert rep["unexpected_failure"] == 0
+        assert len(rep["preconditions_fired"]) == len(tool.preconditions)
+        assert all(n >= 1 for n in rep["preconditions_fired"]), (name, rep)
+        assert rep["uncovered"] == []
+    assert "0 unexpected failures; quarantined: none" in tiny_report.summary_line()
+
+
+def test_report_is_deterministic_and_has_no_timings(tiny, tiny_report) -> None:
+    again = run_proctest(tiny.spec, tiny.db_bytes, seed=1)
+    assert again.to_json() == tiny_report.to_json()
+    data = json.loads(tiny_report.to_json())
+    assert set(data) == {"domain", "seed", "totals", "quarantined", "tools", "fuzz"}
+    assert "second" not in tiny_report.to_json()
+    other = run_proctest(tiny.spec, tiny.db_bytes, seed=2)
+    assert other.failing() == {}
+
+
+# Genuine bugs the tester found in curated fixtures (reported to their authors; a fixed
+# fixture simply stops failing): tool -> the words its reason must contain.
+KNOWN_BUGS = {
+    # reissuing a lost card of a closed account makes an active card on a closed account
+    "bank": {"report_card_lost": "effect violates invariant no_active_card_on_closed_account"},
+}
+
+
+@pytest.mark.parametrize("domain", ["retail", "airline", "bank"])
+def test_curated_domains_have_no_quarantined_tool(domain: str) -> None:
+    path = DOMAINS / f"{domain}.yaml"
+    try:
+        load_spec(path)
+    except SpecError as exc:  # a fixture still being written by its author
+        pytest.skip(f"{domain} does not validate yet: {exc}")
+    res = build_world(path, seed=1, proctest=False)
+    rep = run_proctest(res.spec, res.db_bytes, seed=1)
+    known = KNOWN_BUGS.get(domain, {})
+    unexpected = {t: r for t, r in rep.failing().items() if known.get(t, "\0") not in r}
+    assert unexpected == {}, json.dumps(rep.failing(), indent=1)
+    assert all(t.counts["success"] >= 1 for t in rep.tools.values())
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
+def test_broken_tool_is_caught_with_a_precise_reason(tiny, path: Path) -> None:
+    spec, meta = load_broken(path)
+    if meta["validates"]:
+        load_spec(meta["data"])  # only running the tool can show this bug
+    else:
+        with pytest.raises(SpecError, match=meta["static_error"]):
+            load_spec(meta["data"])
+    rep = run_proctest(spec, tiny.db_bytes, seed=1)
+    assert sorted(rep.failing()) == [meta["tool"]], rep.failing()
+    assert meta["expect"] in rep.failing()[meta["tool"]]
+    first = rep.tools[meta["tool"]].first
+    assert first is not None and first["case"]["args"] is not None
+    quarantined = rep.quarantined_spec(spec).tools[meta["tool"]].quarantined
+    assert quarantined is not None and meta["expect"] in quarantined
+
+
+def test_quarantined_tool_is_never_offered(tiny) -> None:
+    _, meta = load_broken(ROOT / "fixtures" / "broken" / "effect_wrong_row.yaml")
+    res = build_world(meta["data"], seed=1, proctest=True)
+    assert "effect writes a row" in res.spec.tools["cancel_order"].quarantined
+    report = json.loads(res.files["proctest.json"])
+    assert report["quarantined"] == ["cancel_order"]
+    s = res.world().session()
+    assert "cancel_order" not in s.tool_names()
+    assert "cancel_order" not in [t["function"]["name"] for t in s.openai_tools()]
+    assert s.call("cancel_order", {"order_id": "x", "reason": "no longer needed"}).error_type == (
+        "unknown_tool"
+    )
+    assert "cancel_order" in yaml.safe_load(res.files["spec.yaml"])["tools"]
+
+
+def test_world_test_cli_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = tmp_path / "good"
+    res = runner.invoke(app, ["world", "build", str(TINY), "--out", str(good), "--no-proctest"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["world", "test", str(good)])
+    assert res.exit_code == 0, res.output
+    assert "quarantined: none" in res.output
+    _, meta = load_broken(ROOT / "fixtures" / "broken" / "precondition_never_fires.yaml")
+    spec_file = tmp_path / "broken.yaml"
+    spec_file.write_text(yaml.safe_dump(meta["data"], sort_keys=False))
+    bad = tmp_path / "bad"
+    res = runner.invoke(app, ["world", "build", str(spec_file), "--out", str(bad), "--no-proctest"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["world", "test", str(bad)])
+    assert res.exit_code == 1
+    assert "cancel_order" in res.output and "never fires" in res.output
+
+
+def test_argument_rules_agree_with_the_runtime(tiny) -> None:
+    """The oracle's independent argument rules accept exactly what the runtime accepts."""
+    checked = 0
+    for tool in tiny.spec.tools.values():
+        for name, p in tool.params.items():
+            for v in [wrong_type(p), *out_of_range(p), *boundary(p)]:
+                try:
+                    param_check(name, p)(v)
+                    runtime_ok = True
+                except ArgError:
+                    runtime_ok = False
+                if isinstance(v, float) and math.isnan(v):
+                    assert not runtime_ok
+                assert (arg_problem(p, v) is None) == runtime_ok, (name, p.type, v)
+                checked += 1
+    assert checked > 100
