@@ -57,26 +57,12 @@ def test_report_is_deterministic_and_has_no_timings(tiny, tiny_report) -> None:
     assert other.failing() == {}
 
 
-# Genuine bugs the tester found in curated fixtures (reported to their authors; a fixed
-# fixture simply stops failing): tool -> the words its reason must contain.
-KNOWN_BUGS = {
-    # reissuing a lost card of a closed account makes an active card on a closed account
-    "bank": {"report_card_lost": "effect violates invariant no_active_card_on_closed_account"},
-}
-
-
 @pytest.mark.parametrize("domain", ["retail", "airline", "bank"])
 def test_curated_domains_have_no_quarantined_tool(domain: str) -> None:
     path = DOMAINS / f"{domain}.yaml"
-    try:
-        load_spec(path)
-    except SpecError as exc:  # a fixture still being written by its author
-        pytest.skip(f"{domain} does not validate yet: {exc}")
     res = build_world(path, seed=1, proctest=False)
     rep = run_proctest(res.spec, res.db_bytes, seed=1)
-    known = KNOWN_BUGS.get(domain, {})
-    unexpected = {t: r for t, r in rep.failing().items() if known.get(t, "\0") not in r}
-    assert unexpected == {}, json.dumps(rep.failing(), indent=1)
+    assert rep.failing() == {}, json.dumps(rep.failing(), indent=1)
     assert all(t.counts["success"] >= 1 for t in rep.tools.values())
 
 
