@@ -49,6 +49,7 @@ class FakerHint(_Model):
     weights: list[float] | None = None
     sql: str | None = None  # scalar SQL filled after the table is seeded; may read the row
     # (as ``<table>.<col>``) and already seeded tables: keeps derived values consistent
+    # until filled, a numeric column holds a placeholder (its lowest valid value): don't read it
     null_fraction: float = Field(0.0, ge=0.0, le=1.0)  # share of NULLs for nullable columns
 
     @field_validator("pattern")
@@ -150,10 +151,12 @@ class Invariant(_Model):
     description: str = ""
     violations: str  # SELECT returning the violating rows (so a failure names them)
     message: str = ""  # shown with the violating rows; may use {column} of the first row
-    # Optional: table -> the column(s) of that table whose values are the invariant's key (its
-    # first output column). A violation with key k can only appear or disappear when a row of
-    # a scoped table whose scope column holds k (before or after) changes, so the runtime
-    # checks only the keys a call touched. Tables read but not scoped trigger a full check.
+    # Optional: per table the query reads, where a changed row's invariant key (the first
+    # output column) is: a column ("account_id"), a list of them, "other.fk" (the keys of the
+    # rows of scoped table ``other`` whose fk references the row) or "other.col=mine". A
+    # violation with key k may only appear or disappear when such a row changes, so the
+    # runtime checks just the keys a call touched; a change in a table read but not scoped
+    # runs the full check (partial scopes are fine). See engine.invariants.
     scope: dict[str, str | list[str]] | None = None
 
 

@@ -31,6 +31,8 @@ _LITERALS_RE = re.compile(
     r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/", re.S
 )
 _JSON_TABLE_COLUMNS = {"key", "value", "type", "atom", "id", "parent", "fullkey", "path"}
+# SQLite's names for a row's rowid: a column of every real table (ours are never WITHOUT ROWID)
+ROWID_NAMES = frozenset({"rowid", "oid", "_rowid_"})
 _TIME_FUNCS = {"date", "time", "datetime", "julianday", "strftime", "unixepoch", "timediff"}
 _BANNED_FUNCS = {"load_extension", "random", "randomblob"}
 
@@ -244,6 +246,12 @@ def resolve_column(col: exp.Column, schema: Schema | None = None) -> Source | bo
         if isinstance(query, exp.Select) and col.name in {e.alias for e in query.expressions}:
             return False  # ORDER BY / HAVING naming an output alias
     return False
+
+
+def is_rowid(table: str, column: str, schema: Schema) -> bool:
+    """Whether ``table.column`` is SQLite's rowid pseudo-column (not shadowed by a real one)."""
+    real = {c.lower() for c in schema.get(table, ())}
+    return column.lower() in ROWID_NAMES and column.lower() not in real
 
 
 def columns_used(expr: exp.Expression, schema: Schema | None = None) -> set[tuple[str | None, str]]:

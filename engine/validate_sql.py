@@ -16,15 +16,19 @@ from collections.abc import Iterable
 
 from sqlglot import exp
 
+from engine.invariants import Check, link, scope_columns
 from engine.schema import create_sqlite, sqlite_ddl
 from engine.spec import DomainSpec, Tool
 from engine.sqlcheck import (
     StatementKind,
     bad_binds,
     columns_used,
+    is_rowid,
     nondeterminism,
+    output_names,
     params_used,
     parse_one_statement,
+    result_lineage,
     spec_schema,
     statement_kind,
     tables_read,
@@ -145,6 +149,8 @@ class SqlChecker:
                 err((path, f"writes table {table}, which the tool does not declare in writes"))
         for table, col in sorted(columns_used(stmt, self.schema), key=str):
             if table in self.schema and col not in self.schema[table]:
+                if is_rowid(table, col, self.schema):
+                    continue  # SQLite's rowid / oid / _rowid_: valid for every table
                 err((path, f"unknown column {table}.{col}"))
         for call in nondeterminism(stmt):
             err((path, f"non-deterministic {call}: use :now and deterministic SQL"))
@@ -276,6 +282,56 @@ class SqlChecker:
                     )
                 )
 
+    def check_scope(self, index: int, cols: list[str] | None) -> None:
+        """``invariants[i].scope`` (engine.invariants): tables the query reads, with their
+        columns or links; the key (first output column) plainly named; no LIMIT. ``cols``:
+        the output names SQLite gave the query (None: it did not prepare, already reported)."""
+        inv, base = self.spec.invariants[index], jpath("invariants", index, "scope")
+        try:
+            expr = parse_one_statement(inv.violations)
+        except ValueError:
+            return  # reported with the violations field
+        if inv.scope is not None and not inv.scope:
+            self.errors.append((base, "empty scope: name the tables whose changes matter"))
+        scope, read, bad = scope_columns(inv), tables_read(expr), []
+        for table, entries in scope.items():
+            entity = self.spec.entities.get(table)
+            if entity is None:
+                bad.append((table, f"unknown table {table}"))
+                continue
+            if table not in read:
+                bad.append((table, f"the violations query does not read {table}"))
+            if not entries:
+                bad.append((table, "name at least one column"))
+            for e in entries:
+                via = link(self.spec, table, e) if "." in e else None
+                if "." not in e and e not in entity.columns:
+                    bad.append((table, f"unknown column {table}.{e}"))
+                elif "." in e and via is None:
+                    bad.append(
+                        (table, f"{e}: not other.fk referencing {table}, nor other.col=column")
+                    )
+                elif via is not None and not any("." not in k for k in scope.get(via[0], ())):
+                    bad.append((table, f"{e} needs {via[0]} in the scope, by its key column"))
+        self.errors += [(jpath("invariants", index, "scope", t), m) for t, m in bad]
+        if not scope or bad or cols is None:
+            return
+        first = (output_names(expr) or [None])[0]
+        source = result_lineage(inv.violations, self.spec).get(first or "") or ""
+        table, _, col = source.partition(".")
+        if not first:
+            self.errors.append((base, "the key is the first output column: name it plainly"))
+        elif cols and cols[0] != first:
+            self.errors.append((base, f"SQLite names the key {cols[0]!r}; alias it AS {first}"))
+        elif expr.args.get("limit") or expr.args.get("offset"):
+            self.errors.append((base, "a scoped query cannot use LIMIT/OFFSET"))
+        elif table in scope and col not in scope[table]:
+            msg = f"the key {first} is {source}, so {table} is scoped by {col}"
+            self.errors.append((jpath("invariants", index, "scope", table), msg))
+        else:
+            sql = Check(index, inv, inv.violations, None, key=first).scoped_sql(1)
+            self.prepare(base, sql, {"now", "_k0"}, run=False)
+
     def check_all(self) -> None:
         spec = self.spec
         for tname, entity in spec.entities.items():
@@ -293,6 +349,7 @@ class SqlChecker:
             path = jpath("invariants", i)
             cols = self.check(f"{path}.violations", inv.violations, SELECT, {"now"})
             self.check_message(f"{path}.message", inv.message, set(), cols)
+            self.check_scope(i, cols)
         for name, tool in spec.tools.items():
             self.check_tool(name, tool)
         for i, rule in enumerate(spec.policy_rules):

@@ -135,9 +135,14 @@ def draw_dates(rng: random.Random, col: Column, now: str, n: int) -> list[str]:
         return [day(int(rnd() * span)) for _ in range(n)]
     start = lo.hour * 3600 + lo.minute * 60 + lo.second  # seconds into lo's day
     span = int((hi - lo).total_seconds()) + 1
-    out = []
+    out: list[str] = []
+    add = out.append
     for _ in range(n):
         d, sec = divmod(start + int(rnd() * span), 86400)
-        h, rem = divmod(sec, 3600)
-        out.append(f"{day(d)} {h:02d}:{rem // 60:02d}:{rem % 60:02d}")
+        minute, s = divmod(sec, 60)
+        add(day(d) + _HOUR_MINUTE[minute] + _SECOND[s])
     return out
+
+
+_HOUR_MINUTE = [f" {h:02d}:{m:02d}:" for h in range(24) for m in range(60)]  # " HH:MM:"
+_SECOND = [f"{s:02d}" for s in range(60)]

@@ -23,9 +23,11 @@ from typing import Any
 
 from engine.spec import DomainSpec
 from synth.columns import NULL_FRACTION, ColumnGen, make_generator
-from synth.seed_insert import TRIES, Inserter, verify_deferred
+from synth.seed_checks import constraint_columns
+from synth.seed_fills import fill_plan, run_fills
+from synth.seed_insert import TRIES, Inserter
 from synth.seed_plan import plan_counts, table_order
-from synth.seed_repair import constraint_columns, fill_plan, repair_invariants, run_fills
+from synth.seed_repair import repair_invariants
 from synth.values import SeedError, emails_from_names, make_unique, pool, sub_rng
 
 __all__ = ["SeedCounts", "SeedError", "plan_counts", "seed_database", "table_order"]
@@ -315,8 +317,7 @@ def seed_database(
         if not conn.in_transaction:
             conn.execute("BEGIN")
         seeder.run(targets)
-        run_fills(conn, spec, plan)
-        verify_deferred(conn, spec)
+        run_fills(conn, spec, plan)  # also verifies the CHECKs that waited for a fill
         repaired = repair_invariants(conn, spec, plan)
         bad = conn.execute("PRAGMA foreign_key_check").fetchone()
         if bad:

@@ -15,39 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.spec import DomainSpec
-from synth.seed_repair import columns_in, culprits
+from synth.seed_checks import culprits, deferred_checks, table_checks
 from synth.values import SeedError, sub_rng
 
 TRIES = 50  # redraws of one row (or one unique combination) before giving up
 Redraw = Callable[[str, Any], Any]  # (column, rng) -> a fresh value
-
-
-def table_checks(spec: DomainSpec, table: str) -> list[tuple[str, str, list[str]]]:
-    """(constraint name, SQL text, columns read) of every CHECK of ``table``."""
-    entity = spec.entities[table]
-    out = []
-    for cname, col in entity.columns.items():
-        if col.type == "enum":
-            members = ", ".join("'" + v.replace("'", "''") + "'" for v in col.values or [])
-            out.append((f"ck_{table}_{cname}_enum", f'"{cname}" IN ({members})', [cname]))
-        if col.check:
-            out.append((f"ck_{table}_{cname}", col.check, [cname]))
-    for chk in entity.checks:
-        names = columns_in(chk.check)
-        cols = [c for c in entity.columns if c in names] or list(entity.columns)
-        out.append((f"ck_{table}_{chk.name}", chk.check, cols))
-    return out
-
-
-def filled_columns(spec: DomainSpec, table: str) -> set[str]:
-    cols = spec.entities[table].columns.items()
-    return {c for c, col in cols if col.faker is not None and col.faker.sql}
-
-
-def deferred_checks(spec: DomainSpec, table: str) -> list[tuple[str, str, list[str]]]:
-    """The CHECKs that read a ``sql``-filled column: only the fills can satisfy them."""
-    filled = filled_columns(spec, table)
-    return [c for c in table_checks(spec, table) if set(c[2]) & filled]
 
 
 class Inserter:
@@ -149,15 +121,3 @@ class Inserter:
         raise SeedError(
             f"{table}.{first[2][0]}: CHECK {first[0]} ({first[1]}) still fails after {TRIES} redraws"
         )
-
-
-def verify_deferred(conn: sqlite3.Connection, spec: DomainSpec) -> None:
-    """After the fills: every CHECK that waited for a fill must hold."""
-    for table in spec.entities:
-        for name, text, cols in deferred_checks(spec, table):
-            bad = conn.execute(f'SELECT COUNT(*) FROM "{table}" WHERE NOT ({text})').fetchone()[0]
-            if bad:
-                col = next((c for c in cols if c in filled_columns(spec, table)), cols[0])
-                raise SeedError(
-                    f"{table}.{col}: sql fill leaves CHECK {name} ({text}) false in {bad} rows"
-                )

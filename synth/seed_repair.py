@@ -1,9 +1,7 @@
-"""After the rows: derived values (``FakerHint.sql`` fills) and invariant repair.
-
-Fills run as one ``UPDATE t SET c = (sql)`` each, ordered so a fill that reads table U runs
-after U's own fills (orders.total after order_items.unit_price). Invariants that still fail
-are repaired by deleting the violating rows with their dependants, boundedly; anything that
-cannot be repaired raises ``SeedError`` naming the invariant and a violating row.
+"""After the fills: invariants that still fail are repaired by deleting the violating rows
+with their dependants (whole aggregates), boundedly, and re-running the fills that read
+what was deleted; anything that cannot be repaired raises ``SeedError`` naming the
+invariant and a violating row.
 """
 
 from __future__ import annotations
@@ -16,174 +14,22 @@ import sqlglot
 from sqlglot import exp
 
 from engine.spec import DomainSpec
+from synth.seed_checks import columns_in, culprits
+from synth.seed_fills import Fill, fill_dependencies, fill_plan, run_fills
 from synth.values import SeedError
 
-Fill = tuple[str, str, str, frozenset[str]]  # (table, column, UPDATE, tables the SQL reads)
+__all__ = [
+    "Fill",
+    "columns_in",
+    "culprits",
+    "delete_cascade",
+    "fill_dependencies",
+    "fill_plan",
+    "repair_invariants",
+    "run_fills",
+]
+
 MAX_REPAIR_SHARE = 0.5  # deleting more than this share of a table is not a repair
-
-
-def _reads(sql: str) -> tuple[set[str], set[str]]:
-    """Tables and column names a fill's SQL reads."""
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except Exception as exc:  # noqa: BLE001
-        raise SeedError(f"sql fill does not parse: {sql!r}: {exc}") from exc
-    tables = {t.name for t in tree.find_all(exp.Table)}
-    columns = {c.name for c in tree.find_all(exp.Column)}
-    return tables, columns
-
-
-def columns_in(sql: str) -> set[str]:
-    """Column names an SQL expression mentions (empty if it does not parse)."""
-    try:
-        return {c.name for c in sqlglot.parse_one(sql, read="sqlite").find_all(exp.Column)}
-    except Exception:  # noqa: BLE001
-        return set()
-
-
-def constraint_columns(spec: DomainSpec) -> dict[str, dict[str, list[str]]]:
-    """Per table: CHECK constraint name (and its raw text) -> the columns it reads."""
-    out: dict[str, dict[str, list[str]]] = {}
-    for table, entity in spec.entities.items():
-        m: dict[str, list[str]] = {}
-        for cname, col in entity.columns.items():
-            if col.check:
-                m[f"ck_{table}_{cname}"] = m[col.check] = [cname]
-            if col.type == "enum":
-                m[f"ck_{table}_{cname}_enum"] = [cname]
-        for chk in entity.checks:
-            names = columns_in(chk.check)
-            m[f"ck_{table}_{chk.name}"] = m[chk.check] = [c for c in entity.columns if c in names]
-        out[table] = m
-    return out
-
-
-def culprits(
-    spec: DomainSpec,
-    table: str,
-    message: str,
-    checks: dict[str, dict[str, list[str]]] | None = None,
-) -> list[str]:
-    """The columns an IntegrityError message blames (CHECK / UNIQUE / NOT NULL)."""
-    head, _, tail = message.partition(" constraint failed: ")
-    if head in ("UNIQUE", "NOT NULL"):
-        return [p.split(".", 1)[-1] for p in tail.split(", ") if p.startswith(f"{table}.")]
-    if head == "CHECK":
-        return list((checks or constraint_columns(spec))[table].get(tail, []))
-    return []
-
-
-def fill_plan(spec: DomainSpec) -> list[Fill]:
-    """Every ``sql`` fill as an UPDATE, topologically ordered (spec order breaks ties).
-
-    A fill depends on the fills of the columns it reads (by name) in the tables it reads.
-    """
-    fills: list[tuple[str, str, str]] = []
-    for table, entity in spec.entities.items():
-        for cname, col in entity.columns.items():
-            if col.faker is not None and col.faker.sql:
-                fills.append((table, cname, col.faker.sql))
-    deps: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    reads: dict[tuple[str, str], set[str]] = {}
-    for t, c, sql in fills:
-        tables, columns = _reads(sql)
-        reads[(t, c)] = tables
-        deps[(t, c)] = {
-            (u, d) for u, d, _ in fills if (u, d) != (t, c) and u in tables | {t} and d in columns
-        }
-    done: list[tuple[str, str]] = []
-    pending = [(t, c) for t, c, _ in fills]
-    while pending:
-        ready = [k for k in pending if deps[k] <= set(done)]
-        if not ready:
-            names = ", ".join(f"{t}.{c}" for t, c in pending)
-            raise SeedError(f"sql fills depend on each other in a cycle: {names}")
-        done.append(ready[0])
-        pending.remove(ready[0])
-    by_key = {(t, c): sql for t, c, sql in fills}
-    plan = []
-    for t, c in done:
-        col = spec.entities[t].columns[c]
-        expr = f"({by_key[(t, c)]})"
-        if col.type == "decimal":
-            expr = f"ROUND({expr}, {col.scale})"
-        plan.append((t, c, f'UPDATE "{t}" SET "{c}" = {expr}', frozenset(reads[(t, c)])))
-    return plan
-
-
-def _needs_stage(spec: DomainSpec, table: str, filled: set[str]) -> bool:
-    """Whether one-column-at-a-time UPDATEs could pass through a state a constraint rejects:
-    a filled column in a unique key, or a CHECK reading a filled column and another one."""
-    entity = spec.entities[table]
-    groups = [[c] for c, col in entity.columns.items() if col.unique] + [
-        list(g) for g in entity.unique
-    ]
-    groups.append(entity.primary_key)
-    if any(set(g) & filled for g in groups):
-        return True
-    checks = [col.check for col in entity.columns.values() if col.check]
-    checks += [chk.check for chk in entity.checks]
-    for text in checks:
-        cols = columns_in(text) & set(entity.columns)
-        if len(cols) > 1 and cols & filled:
-            return True
-    return False
-
-
-def _stage(conn: sqlite3.Connection, spec: DomainSpec, table: str) -> None:
-    """A constraint-free TEMP copy that shadows ``table`` for unqualified names, indexed."""
-    conn.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM main."{table}" ORDER BY rowid')
-    entity = spec.entities[table]
-    for cname, col in entity.columns.items():
-        if col.primary_key or col.unique or col.references:
-            conn.execute(f'CREATE INDEX temp."_seed_{table}_{cname}" ON "{table}" ("{cname}")')
-
-
-def _unstage(conn: sqlite3.Connection, spec: DomainSpec, table: str) -> None:
-    """Write the staged rows back; constraints judge the final values only."""
-    names = ", ".join(f'"{c}"' for c in spec.entities[table].columns)
-    try:
-        conn.execute(f'DELETE FROM main."{table}"')
-        conn.execute(
-            f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM temp."{table}" ORDER BY rowid'
-        )
-    except sqlite3.IntegrityError as exc:
-        cols = culprits(spec, table, str(exc)) or ["?"]
-        raise SeedError(f"{table}.{cols[0]}: sql fills leave {exc}") from exc
-    finally:
-        conn.execute(f'DROP TABLE temp."{table}"')
-
-
-def run_fills(conn: sqlite3.Connection, spec: DomainSpec, plan: list[Fill]) -> None:
-    """Apply the fills; a fill that breaks a CHECK / NOT NULL is an error naming its column.
-
-    Tables whose fills could pass through a state a constraint rejects are filled in a TEMP
-    copy and written back at once (needs foreign keys off, which ``seed_database`` ensures).
-    """
-    filled: dict[str, set[str]] = defaultdict(set)
-    for t, c, _, _ in plan:
-        filled[t].add(c)
-    fk_on = conn.execute("PRAGMA foreign_keys").fetchone()[0]
-    staged = (
-        []
-        if fk_on
-        else [t for t in spec.entities if t in filled and _needs_stage(spec, t, filled[t])]
-    )
-    done: list[str] = []
-    try:
-        for t in staged:
-            _stage(conn, spec, t)
-            done.append(t)
-        for table, cname, stmt, _ in plan:
-            try:
-                conn.execute(stmt)
-            except sqlite3.Error as exc:
-                raise SeedError(f"{table}.{cname}: sql fill fails: {exc}") from exc
-        while done:
-            _unstage(conn, spec, done.pop(0))
-    finally:
-        for t in done:
-            conn.execute(f'DROP TABLE IF EXISTS temp."{t}"')
 
 
 def affected(plan: list[Fill], touched: set[str]) -> list[Fill]:

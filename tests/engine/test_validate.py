@@ -414,3 +414,21 @@ def test_result_lineage(tiny: DomainSpec) -> None:
         "SELECT x.cid AS who FROM (SELECT c.customer_id AS cid FROM customers c) x", tiny
     ) == {"who": "customers.customer_id"}
     assert result_lineage("SELECT * FROM refunds", tiny)["payment_id"] == "refunds.payment_id"
+
+
+def test_rowid_is_a_column_of_every_table(tiny_data: dict[str, Any]) -> None:
+    """SQLite's rowid / oid / _rowid_ are valid in fills and tool SQL; typos still are not."""
+    data = copy.deepcopy(tiny_data)
+    note = _cols(data, "customers")["note"]
+    note["faker"] = {"sql": "SELECT 'row ' || customers.rowid"}
+    _tool(data, "cancel_order")["let"]["position"] = (
+        "SELECT o.oid + o._rowid_ + o.ROWID + rowid FROM orders o WHERE o.order_id = :order_id"
+    )
+    assert validate_spec(data) == []
+    _tool(data, "cancel_order")["let"]["position"] = (
+        "SELECT o.rowidx FROM orders o WHERE o.order_id = :order_id"
+    )
+    note["faker"] = {"sql": "SELECT customers.rowidx"}
+    errors = validate_spec(data)
+    assert ("tools.cancel_order.let.position", "unknown column orders.rowidx") in errors
+    assert any(p.endswith("note.faker.sql") and "rowidx" in m for p, m in errors)

@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 from engine.schema import create_sqlite
 from engine.spec import DomainSpec, read_spec_data
+from engine.validate import validate_spec
 from synth.ranges import check_bounds
 from synth.seed import SeedError, plan_counts, seed_database, table_order
+from synth.seed_fills import fill_dependencies, fill_plan
 from synth.values import Pattern
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,6 +247,87 @@ def test_checks_on_filled_columns_wait_for_the_fill(spec: DomainSpec) -> None:
         seed_database(bad, fresh(bad), 1)
 
 
+def test_fill_dependencies_are_column_level(spec: DomainSpec) -> None:
+    """A fill waits for the fills of exactly the (table, column) pairs it reads: a column of
+    the same name in another table is no dependency."""
+    deps = fill_dependencies(spec)
+    assert deps[("orders", "total")] == [("order_items", "unit_price")]  # bare names resolved
+    assert deps[("payments", "amount")] == [("orders", "total")]
+    data = spec.model_dump()
+    pay = data["entities"]["payments"]["columns"]
+    # payments.amount reads orders.total, not payments.total: no cycle (by bare name it was)
+    pay["total"] = {"type": "decimal", "faker": {"sql": "SELECT payments.amount * 2"}}
+    orders = data["entities"]["orders"]["columns"]
+    orders["paid"] = {
+        "type": "decimal",
+        "faker": {"sql": "SELECT p.total FROM payments p WHERE p.order_id = orders.order_id"},
+    }
+    spec2 = DomainSpec.model_validate(data)
+    deps = fill_dependencies(spec2)
+    assert deps[("payments", "total")] == [("payments", "amount")]
+    assert deps[("orders", "paid")] == [("payments", "total")]
+    order = [f"{t}.{c}" for t, c, _, _ in fill_plan(spec2)]
+    assert order == fill_plan_names(spec2)  # the same order every time
+    assert (
+        order.index("payments.amount") < order.index("payments.total") < order.index("orders.paid")
+    )
+    conn, _ = seeded(spec2, rows=1000)
+    assert_sound(spec2, conn)
+    bad = conn.execute(
+        "SELECT COUNT(*) FROM orders o JOIN payments p USING (order_id) "
+        "WHERE ABS(o.paid - p.total) > 0.005 OR ABS(p.total - 2 * p.amount) > 0.005"
+    ).fetchone()[0]
+    assert bad == 0
+
+
+def test_a_fill_may_read_the_rowid(spec: DomainSpec) -> None:
+    """``<table>.rowid`` is the row's position (rows go in in order): an O(1) 'every 10th'."""
+    data = spec.model_dump()
+    data["entities"]["orders"]["columns"]["batch"] = {
+        "type": "integer",
+        "faker": {"sql": "SELECT (orders.rowid - 1) % 10"},
+    }
+    spec2 = DomainSpec.model_validate(data)
+    assert validate_spec(spec2) == []
+    assert fill_dependencies(spec2)[("orders", "batch")] == []
+    conn, counts = seeded(spec2, rows=1000)
+    got = [r[0] for r in conn.execute("SELECT batch FROM orders ORDER BY rowid")]
+    assert got == [i % 10 for i in range(counts["orders"])]
+
+
+def fill_plan_names(spec: DomainSpec) -> list[str]:
+    return [f"{t}.{c}" for t, c, _, _ in fill_plan(spec)]
+
+
+def test_fill_cycle_names_its_columns(spec: DomainSpec) -> None:
+    data = spec.model_dump()
+    data["entities"]["orders"]["columns"]["total"]["faker"] = {
+        "sql": "SELECT p.amount FROM payments p WHERE p.order_id = orders.order_id"
+    }
+    bad = DomainSpec.model_validate(data)
+    with pytest.raises(SeedError, match=r"cycle: (orders\.total|payments\.amount) -> "):
+        fill_plan(bad)
+    with pytest.raises(
+        SeedError, match=r"orders\.total.*payments\.amount|payments\.amount.*orders\.total"
+    ):
+        seed_database(bad, fresh(bad), 1)
+
+
+def test_fills_of_a_table_share_an_update_and_failures_name_the_column(spec: DomainSpec) -> None:
+    data = spec.model_dump()
+    pay = data["entities"]["payments"]["columns"]
+    pay["doubled"] = {"type": "decimal", "faker": {"sql": "SELECT o.total * 2 FROM orders o "
+                      "WHERE o.order_id = payments.order_id"}}  # fmt: skip
+    spec2 = DomainSpec.model_validate(data)
+    conn, _ = seeded(spec2, rows=800)
+    bad = "SELECT COUNT(*) FROM payments WHERE ABS(doubled - 2 * amount) > 0.005"
+    assert conn.execute(bad).fetchone()[0] == 0
+    pay["note"] = {"type": "string", "faker": {"sql": "SELECT NULL"}}  # NOT NULL column
+    broken = DomainSpec.model_validate(data)
+    with pytest.raises(SeedError, match=r"payments\.note: sql fill fails: NOT NULL"):
+        seed_database(broken, fresh(broken), 1)
+
+
 def test_composite_unique_caps_at_combinations(spec: DomainSpec) -> None:
     data = spec.model_dump()
     data["entities"]["order_items"]["rows"] = 5000  # 80 orders x 20 products = 1600 pairs
@@ -356,6 +439,10 @@ def test_other_fixtures_seed(name: str) -> None:
         other = DomainSpec.model_validate(read_spec_data(ROOT / "fixtures" / "domains" / name))
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"{name} does not load: {exc}")
-    conn, counts = seeded(other, rows=3000)
+    conn = fresh(other)
+    schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+    before = conn.execute(schema).fetchall()
+    counts = seed_database(other, conn, 1, rows=3000)
     assert sum(counts.values()) > 0
     assert_sound(other, conn)
+    assert conn.execute(schema).fetchall() == before  # the seeder's own indexes are gone
