@@ -280,7 +280,6 @@ def test_diff_states(spec: DomainSpec) -> None:
 
 def test_session_evaluate_roundtrip(tiny_world) -> None:
     """With the runtime present: a gold replay passes, doing nothing fails, nothing mutates."""
-    pytest.importorskip("engine.session")
     s = tiny_world.session()
     r = s.call("cancel_order", {"order_id": "#W0001", "reason": "no longer needed"})
     assert r.ok, r.message
@@ -304,7 +303,6 @@ def test_session_evaluate_roundtrip(tiny_world) -> None:
 
 def test_session_diff_matches_changes(tiny_world) -> None:
     """``Session.diff`` (full diff of two states) agrees with the change log, either way round."""
-    pytest.importorskip("engine.session")
     s, untouched = tiny_world.session(), tiny_world.session()
     assert s.call("cancel_order", {"order_id": "#W0001", "reason": "no longer needed"}).ok
     forward = untouched.diff(s)
