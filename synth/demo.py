@@ -44,7 +44,14 @@ def play_episode(world: World, task_index: int = 0) -> EpisodeResult:
     gold = s.evaluate(task, messages=messages)
     s.reset(task)
     empty = s.evaluate(task, messages=[])
-    return EpisodeResult(world.spec.name, task.id, len(task.gold_actions), gold.reward, empty.reward, gold.explanation)
+    return EpisodeResult(
+        world.spec.name,
+        task.id,
+        len(task.gold_actions),
+        gold.reward,
+        empty.reward,
+        gold.explanation,
+    )
 
 
 def run_demo(
@@ -58,21 +65,36 @@ def run_demo(
 ) -> list[EpisodeResult]:
     """Build one world per domain under ``out`` and play an episode in each."""
     console = console or Console()
-    table = Table("domain", "rows", "tools", "quarantined", "tasks", "build s", "episode", "gold", "empty")
+    table = Table("domain", "rows", "tools", "quarantined", "tasks", "build s", "gold", "empty")
     results: list[EpisodeResult] = []
     for name in domains:
         t0 = time.perf_counter()
-        res = build_world(FIXTURES / f"{name}.yaml", seed=seed, rows=rows, out=Path(out) / f"{name}-{seed}", tasks=tasks)
+        res = build_world(
+            FIXTURES / f"{name}.yaml",
+            seed=seed,
+            rows=rows,
+            out=Path(out) / f"{name}-{seed}",
+            tasks=tasks,
+        )
         built = time.perf_counter() - t0
         world = World.load(res.path)
         quarantined = sum(1 for t in world.spec.tools.values() if t.quarantined)
         ep = play_episode(world)
         results.append(ep)
         table.add_row(
-            name, str(sum(world.row_counts.values())), str(len(world.spec.tools)), str(quarantined),
-            str(len(world.tasks)), f"{built:.1f}", ep.task_id, f"{ep.gold_reward:.2f}", f"{ep.empty_reward:.2f}",
+            name,
+            str(sum(world.row_counts.values())),
+            str(len(world.spec.tools)),
+            str(quarantined),
+            str(len(world.tasks)),
+            f"{built:.1f}",
+            f"{ep.gold_reward:.2f}",
+            f"{ep.empty_reward:.2f}",
         )
     console.print(table)
+    console.print(
+        "gold: reward of an episode replaying the task's gold actions; empty: of doing nothing"
+    )
     first = results[0]
     world = World.load(Path(out) / f"{first.domain}-{seed}")
     task = world.task(first.task_id)
