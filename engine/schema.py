@@ -79,14 +79,18 @@ def entity_table(metadata: sa.MetaData, name: str, entity: Entity) -> sa.Table:
             rtable, rcol = col.references.split(".")
             constraints.append(
                 sa.ForeignKeyConstraint(
-                    [cname], [f"{rtable}.{rcol}"], ondelete=col.on_delete.upper() if col.on_delete else None
+                    [cname],
+                    [f"{rtable}.{rcol}"],
+                    ondelete=col.on_delete.upper() if col.on_delete else None,
                 )
             )
         if col.unique and not col.primary_key:
             constraints.append(sa.UniqueConstraint(cname))
         if col.type == "enum":
             constraints.append(
-                sa.CheckConstraint(f"{cname} IN ({_quote_list(col.values or [])})", name=f"{cname}_enum")
+                sa.CheckConstraint(
+                    f"{cname} IN ({_quote_list(col.values or [])})", name=f"{cname}_enum"
+                )
             )
         if col.check:
             constraints.append(sa.CheckConstraint(col.check, name=cname))

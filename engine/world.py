@@ -127,7 +127,9 @@ def write_world(
     return out
 
 
-def read_world_files(world_dir: str | Path, verify: bool = True) -> tuple[dict[str, Any], dict[str, bytes]]:
+def read_world_files(
+    world_dir: str | Path, verify: bool = True
+) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The manifest and every listed file's bytes, each checked against its hash."""
     d = Path(world_dir)
     mpath = d / MANIFEST
@@ -199,7 +201,9 @@ class World:
         d = Path(world_dir)
         manifest, files = read_world_files(d, verify=verify)
         try:
-            spec = load_spec(yaml.safe_load(files[SPEC_FILE].decode("utf-8")), source=str(d / SPEC_FILE))
+            spec = load_spec(
+                yaml.safe_load(files[SPEC_FILE].decode("utf-8")), source=str(d / SPEC_FILE)
+            )
         except SpecError as exc:
             raise WorldError(str(exc)) from exc
         db = files[DB_FILE]

@@ -36,7 +36,9 @@ class BuildResult:
         return World.from_parts(self.spec, self.db_bytes, meta=self.meta)
 
 
-def seeded_database(spec: DomainSpec, revisions: dict[str, bytes], seed: int, rows: int | None) -> bytes:
+def seeded_database(
+    spec: DomainSpec, revisions: dict[str, bytes], seed: int, rows: int | None
+) -> bytes:
     """The world's initial state: migrated schema + seeded rows, vacuumed (deterministic)."""
     conn = bytes_to_connection(create_world_db(spec, revisions))
     try:
@@ -83,7 +85,9 @@ def build_world(
         world = World.from_parts(spec, db, meta=meta)
         graph = build_graph(spec)
         files["graph.json"] = graph_to_json(graph).encode()
-        generated = generate_tasks(world, n=tasks, seed=seed if task_seed is None else task_seed, graph=graph)
+        generated = generate_tasks(
+            world, n=tasks, seed=seed if task_seed is None else task_seed, graph=graph
+        )
         files["tasks.jsonl"] = generated.to_jsonl().encode()
         reports["tasks"] = generated
     meta["spec_sha256"] = spec.digest()

@@ -16,8 +16,12 @@ from rich.table import Table
 
 from engine.errors import ScaleEnvError
 
-app = typer.Typer(help="Synthesize database-backed tool-use worlds and verifiable tasks.", no_args_is_help=True)
-world_app = typer.Typer(help="Build, inspect, validate, migrate and test worlds.", no_args_is_help=True)
+app = typer.Typer(
+    help="Synthesize database-backed tool-use worlds and verifiable tasks.", no_args_is_help=True
+)
+world_app = typer.Typer(
+    help="Build, inspect, validate, migrate and test worlds.", no_args_is_help=True
+)
 app.add_typer(world_app, name="world")
 
 out = Console()
@@ -85,7 +89,9 @@ def world_build(
     spec: Path = typer.Argument(..., help="Domain spec (YAML or JSON)."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="World directory to write."),
     seed: int = typer.Option(0, help="Seed: same spec + seed gives a byte-identical world."),
-    rows: int | None = typer.Option(None, help="Total rows of the world (default: the spec's counts)."),
+    rows: int | None = typer.Option(
+        None, help="Total rows of the world (default: the spec's counts)."
+    ),
     no_proctest: bool = typer.Option(False, "--no-proctest", help="Skip procedural testing."),
     fuzz_steps: int = typer.Option(0, help="Stateful fuzzing steps during procedural testing."),
     tasks: int = typer.Option(0, help="Also generate this many verified tasks."),
@@ -94,8 +100,14 @@ def world_build(
     from synth.build import build_world
 
     res = run(
-        build_world, spec, seed=seed, rows=rows, out=out_dir, proctest=not no_proctest,
-        fuzz_steps=fuzz_steps, tasks=tasks,
+        build_world,
+        spec,
+        seed=seed,
+        rows=rows,
+        out=out_dir,
+        proctest=not no_proctest,
+        fuzz_steps=fuzz_steps,
+        tasks=tasks,
     )
     total = sum(res.meta.get("rows", {}).values()) if "rows" in res.meta else None
     from engine.world import table_counts
@@ -116,15 +128,27 @@ def world_inspect(world_dir: Path = typer.Argument(..., help="World directory.")
     from engine.world import World
 
     w = run(World.load, world_dir)
-    out.print(f"[bold]{w.spec.name}[/bold] — {w.spec.description}  (seed {w.manifest.get('seed')}, now {w.spec.now})")
+    out.print(
+        f"[bold]{w.spec.name}[/bold] — {w.spec.description}  (seed {w.manifest.get('seed')}, now {w.spec.now})"
+    )
     t = Table("table", "rows", "columns", "key", title="tables")
     for name, ent in w.spec.entities.items():
         t.add_row(name, str(w.row_counts.get(name, 0)), str(len(ent.columns)), ",".join(ent.key))
     out.print(t)
     t = Table("tool", "kind", "reads", "writes", "status", title="tools")
     for name, tool in w.spec.tools.items():
-        status = f"[red]quarantined: {tool.quarantined}[/red]" if tool.quarantined else "[green]ok[/green]"
-        t.add_row(name, "read" if tool.read_only else "write", ",".join(tool.reads), ",".join(tool.writes), status)
+        status = (
+            f"[red]quarantined: {tool.quarantined}[/red]"
+            if tool.quarantined
+            else "[green]ok[/green]"
+        )
+        t.add_row(
+            name,
+            "read" if tool.read_only else "write",
+            ",".join(tool.reads),
+            ",".join(tool.writes),
+            status,
+        )
     for name in w.spec.builtins:
         t.add_row(name, "builtin", "", "", "[green]ok[/green]")
     out.print(t)
@@ -164,9 +188,15 @@ app.add_typer(graph_app, name="graph")
 @graph_app.command("show")
 def graph_show(
     source: Annotated[Path, typer.Argument(help="World directory or domain spec (YAML or JSON).")],
-    png: Annotated[Path | None, typer.Option("--png", help="Also draw the graph to this PNG.")] = None,
-    graphml: Annotated[Path | None, typer.Option("--graphml", help="Also write GraphML here.")] = None,
-    show_all: Annotated[bool, typer.Option("--all", help="List every edge, not only the top ones.")] = False,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Also draw the graph to this PNG.")
+    ] = None,
+    graphml: Annotated[
+        Path | None, typer.Option("--graphml", help="Also write GraphML here.")
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every edge, not only the top ones.")
+    ] = False,
     top: Annotated[int, typer.Option(help="How many edges to list without --all.")] = 15,
 ) -> None:
     """Print graph statistics (nodes, edges, density, components, longest path) and edges."""
@@ -195,7 +225,9 @@ def graph_show(
 
 
 # ---- tasks ---------------------------------------------------------------------------
-tasks_app = typer.Typer(help="Generate verified tasks and report on their quality.", no_args_is_help=True)
+tasks_app = typer.Typer(
+    help="Generate verified tasks and report on their quality.", no_args_is_help=True
+)
 app.add_typer(tasks_app, name="tasks")
 
 
@@ -203,7 +235,9 @@ app.add_typer(tasks_app, name="tasks")
 def tasks_gen(
     world_dir: Annotated[Path, typer.Argument(help="World directory to add tasks to.")],
     n: Annotated[int, typer.Option("--n", help="How many tasks.")] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed: same world + seed gives the same tasks.jsonl.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed: same world + seed gives the same tasks.jsonl.")
+    ] = 0,
 ) -> None:
     """Generate verified tasks into a world (tasks.jsonl + graph.json, written atomically)."""
     from synth.tasks.io import generate_into, print_report
@@ -216,7 +250,10 @@ def tasks_gen(
 @tasks_app.command("report")
 def tasks_report(
     world_dir: Annotated[Path, typer.Argument(help="World directory with tasks.jsonl.")],
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the random policy (default: the task seed).")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed of the random policy (default: the task seed)."),
+    ] = None,
 ) -> None:
     """Recompute the quality report of a world's stored tasks (policies and re-verification)."""
     from synth.tasks.io import print_report, report_world
@@ -228,8 +265,12 @@ def tasks_report(
 @world_app.command("test")
 def world_test(
     world_dir: Annotated[Path, typer.Argument(help="World directory to test (left unchanged).")],
-    fuzz_steps: Annotated[int, typer.Option("--fuzz-steps", help="Also fuzz this many random calls.")] = 0,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the cases (default: the world's).")] = None,
+    fuzz_steps: Annotated[
+        int, typer.Option("--fuzz-steps", help="Also fuzz this many random calls.")
+    ] = 0,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the cases (default: the world's).")
+    ] = None,
 ) -> None:
     """Procedurally test every tool of a world; exit 1 if a tool not yet quarantined fails."""
     import time
@@ -240,18 +281,42 @@ def world_test(
     w = run(World.load, world_dir)
     t0 = time.perf_counter()
     rep = run(
-        run_proctest, w.spec, w.base_bytes, seed=int(w.manifest.get("seed") or 0) if seed is None else seed,
+        run_proctest,
+        w.spec,
+        w.base_bytes,
+        seed=int(w.manifest.get("seed") or 0) if seed is None else seed,
         fuzz_steps=fuzz_steps,
     )
-    t = Table("tool", "success", "anticipated", "unexpected", "status", "reason", title=f"procedural tests of {w.name}")
+    t = Table(
+        "tool",
+        "success",
+        "anticipated",
+        "unexpected",
+        "status",
+        "reason",
+        title=f"procedural tests of {w.name}",
+    )
     new_failures = []
     for name, tr in rep.tools.items():
         known = w.spec.tools[name].quarantined is not None
         if tr.failed and not known:
             new_failures.append(name)
-        status = "[red]FAIL[/red]" if tr.failed and not known else "[yellow]quarantined[/yellow]" if tr.failed else "[green]ok[/green]"
+        status = (
+            "[red]FAIL[/red]"
+            if tr.failed and not known
+            else "[yellow]quarantined[/yellow]"
+            if tr.failed
+            else "[green]ok[/green]"
+        )
         c = tr.counts
-        t.add_row(name, str(c["success"]), str(c["anticipated_rejection"]), str(c["unexpected_failure"]), status, tr.reason or "")
+        t.add_row(
+            name,
+            str(c["success"]),
+            str(c["anticipated_rejection"]),
+            str(c["unexpected_failure"]),
+            status,
+            tr.reason or "",
+        )
     out.print(t)
     if rep.fuzz is not None:
         f = rep.fuzz
@@ -261,7 +326,9 @@ def world_test(
         )
     out.print(f"{rep.summary_line()} ({time.perf_counter() - t0:.2f}s)", highlight=False)
     if new_failures:
-        err.print(f"[red]failing tools not quarantined:[/red] {', '.join(new_failures)}", highlight=False)
+        err.print(
+            f"[red]failing tools not quarantined:[/red] {', '.join(new_failures)}", highlight=False
+        )
         raise typer.Exit(1)
 
 

@@ -49,7 +49,21 @@ def test_build_bad_spec_fails_in_one_line_and_writes_nothing(tmp_path: Path) -> 
 
 def test_build_then_inspect(tmp_path: Path) -> None:
     out = tmp_path / "w"
-    res = runner.invoke(app, ["world", "build", str(TINY), "--out", str(out), "--seed", "3", "--rows", "500", "--no-proctest"])
+    res = runner.invoke(
+        app,
+        [
+            "world",
+            "build",
+            str(TINY),
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+            "--rows",
+            "500",
+            "--no-proctest",
+        ],
+    )
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["world", "inspect", str(out)])
     assert res.exit_code == 0, res.output
@@ -59,7 +73,9 @@ def test_build_then_inspect(tmp_path: Path) -> None:
 
 def test_inspect_damaged_world_fails_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "w"
-    runner.invoke(app, ["world", "build", str(TINY), "--out", str(out), "--rows", "300", "--no-proctest"])
+    runner.invoke(
+        app, ["world", "build", str(TINY), "--out", str(out), "--rows", "300", "--no-proctest"]
+    )
     db = out / "world.sqlite"
     db.write_bytes(db.read_bytes()[:1000])
     res = runner.invoke(app, ["world", "inspect", str(out)])
@@ -68,6 +84,8 @@ def test_inspect_damaged_world_fails_cleanly(tmp_path: Path) -> None:
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["world", "build", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "w")])
+    res = runner.invoke(
+        app, ["world", "build", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "w")]
+    )
     assert res.exit_code == 1
     assert "nope.yaml" in res.output
