@@ -9,6 +9,10 @@ A read-only tool runs under an authorizer that refuses every write, so it needs 
 savepoint. A writing tool runs its effects, the invariant checks and the result query
 inside ``SAVEPOINT``; any failure rolls back to a byte-identical database. Agent input
 never raises: every failure becomes a ``ToolResult`` with ``ok=False``.
+
+Invariant checks cost O(changed rows): only invariants the call touched run, on the keys
+it touched, in one statement (``engine.invariants``). Generated ids start their candidate
+sequence at the target table's row count, so a call rarely probes more than one candidate.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.argcheck import ArgError, compile_params
-from engine.changelog import q
+from engine.changelog import LogLayout, q, take_log
 from engine.guard import Guard, Permissions, tool_permissions
+from engine.invariants import Check, cascade_closure, first_violated, plan_checks
+from engine.patterns import compile_pattern
 from engine.spec import DomainSpec, IdGenerator, Invariant, Tool
 
 ERROR_TYPES = (
@@ -119,24 +125,23 @@ def clean(value: Any) -> Any:
 
 
 def id_candidate(domain: str, tool: str, gen: str, counter: int, pattern: str) -> str:
-    """Candidate ``counter`` of a generator: '#' digit, '?' upper letter, others literal.
+    """Candidate ``counter`` of a generator (``engine.patterns``: '#' digit, '?' upper letter,
+    '\\' makes the next character literal, others literal).
 
     Digits come from sha256(f"{domain}\\x1f{tool}\\x1f{gen}\\x1f{counter}"), extended with
     sha256(previous digest) for patterns with more than 32 placeholders.
     """
+    fmt, radices = compile_pattern(pattern)
     digest = hashlib.sha256(f"{domain}\x1f{tool}\x1f{gen}\x1f{counter}".encode()).digest()
     pool, i, out = digest, 0, []
-    for ch in pattern:
-        if ch in "#?":
-            if i == len(pool):
-                digest = hashlib.sha256(digest).digest()
-                pool, i = digest, 0
-            b = pool[i]
-            i += 1
-            out.append(_DIGITS[b % 10] if ch == "#" else _UPPER[b % 26])
-        else:
-            out.append(ch)
-    return "".join(out)
+    for radix in radices:
+        if i == len(pool):
+            digest = hashlib.sha256(digest).digest()
+            pool, i = digest, 0
+        b = pool[i]
+        i += 1
+        out.append(_DIGITS[b % 10] if radix == 10 else _UPPER[b % 26])
+    return fmt.format(*out)
 
 
 class PreparedTool:
@@ -144,7 +149,8 @@ class PreparedTool:
 
     __slots__ = (
         "name", "tool", "validate", "perm_read", "perm_write", "lets", "gens", "pre",
-        "effects", "result", "result_names", "invariants", "read_only",
+        "effects", "result", "result_names", "invariants", "inv_sql", "logs", "read_only",
+        "id_probes",
     )  # fmt: skip
 
     def __init__(
@@ -152,7 +158,8 @@ class PreparedTool:
         spec: DomainSpec,
         name: str,
         tool: Tool,
-        invariants: list[tuple[Invariant, str, set[str] | None]],
+        checks: list[Check],
+        layout: LogLayout | None = None,
     ):
         self.name, self.tool = name, tool
         self.validate = compile_params(tool.params)
@@ -161,11 +168,8 @@ class PreparedTool:
         self.perm_read: Permissions = perm.read_only()
         tag = f"/*{name}:%s*/ "
         self.lets = [(n, tag % f"let:{n}" + sql) for n, sql in tool.let.items()]
-        self.gens: list[tuple[str, IdGenerator, str, list[str]]] = []
-        for gname, g in tool.generate.items():
-            check = f"/*scaleenv:gen*/ SELECT 1 FROM {q(g.table)} WHERE {q(g.column)} = ? LIMIT 1"
-            first = [id_candidate(spec.name, name, gname, k, g.pattern) for k in range(8)]
-            self.gens.append((gname, g, check, first))
+        self.gens = [(gname, g, id_sql(g), {}) for gname, g in tool.generate.items()]
+        self.id_probes = 0  # candidates tried so far (a test's measure of id generation cost)
         self.pre = [(tag % f"pre{i}" + p.check, p.error) for i, p in enumerate(tool.preconditions)]
         self.effects = [
             (tag % f"fx{i}" + e.sql, None if e.when is None else tag % f"when{i}" + e.when)
@@ -176,43 +180,64 @@ class PreparedTool:
             None if r is None else (tag % "ret" + r.query, r.shape, frozenset(r.json_columns))
         )
         self.result_names: tuple[str, ...] | None = None
-        written = set(tool.writes)
-        self.invariants = [
-            (inv, sql) for inv, sql, tables in invariants if tables is None or tables & written
-        ]
+        touched = cascade_closure(spec, set(tool.writes))
+        self.invariants = [c for c in checks if c.tables is None or c.tables & touched]
+        self.inv_sql: dict[tuple, str] = {}  # combined checks by shape (engine.invariants)
+        self.logs = layout is not None and bool(touched & layout.tables)  # writes the call log
         self.read_only = not tool.effects
 
 
 def invariant_plan(spec: DomainSpec) -> list[tuple[Invariant, str, set[str] | None]]:
-    """Each invariant with its tagged SQL and the tables it reads (None: unknown, always run)."""
-    try:
-        from engine.sqlcheck import parse_one_statement, tables_read, tables_written
-    except ImportError:  # pragma: no cover - sqlcheck ships with the engine
-        parse_one_statement = tables_read = tables_written = None  # type: ignore[assignment]
-    out = []
-    for i, inv in enumerate(spec.invariants):
-        tables: set[str] | None = None
-        if parse_one_statement is not None:
-            try:
-                expr = parse_one_statement(inv.violations)
-                tables = set(tables_read(expr)) | set(tables_written(expr))
-            except Exception:
-                tables = None
-        out.append((inv, f"/*scaleenv:inv{i}*/ " + inv.violations, tables))
-    return out
+    """Each invariant with its tagged SQL and the tables it reads (None: unknown, always run).
+
+    The full-check view (kept for callers outside the runtime); sessions use
+    ``engine.invariants.plan_checks``, which adds the scopes."""
+    return [
+        (c.inv, c.sql, None if c.tables is None else set(c.tables)) for c in plan_checks(spec)[1]
+    ]
 
 
-def _new_id(
-    conn: sqlite3.Connection, domain: str, pt: PreparedTool, gen: tuple, taken: set[str]
-) -> str:
-    gname, g, check, first = gen
-    for k in range(MAX_ID_CANDIDATES):
-        cand = first[k] if k < len(first) else id_candidate(domain, pt.name, gname, k, g.pattern)
+def id_sql(g: IdGenerator) -> tuple[str, str]:
+    """The statements of a generator: its start counter (the table's row count) and the
+    probe whether a candidate is already used."""
+    return (
+        f"/*scaleenv:gen*/ SELECT COUNT(*) FROM {q(g.table)}",
+        f"/*scaleenv:gen*/ SELECT 1 FROM {q(g.table)} WHERE {q(g.column)} = ? LIMIT 1",
+    )
+
+
+def new_id(
+    conn: sqlite3.Connection,
+    domain: str,
+    tool: str,
+    gname: str,
+    g: IdGenerator,
+    taken: set[str],
+    sql: tuple[str, str] | None = None,
+    cache: dict[int, str] | None = None,
+) -> tuple[str, int]:
+    """The generated id of ``tool``'s generator ``gname`` on the current state, and the
+    number of candidates tried.
+
+    The first unused candidate from counter ``COUNT(*)`` of the target table on: a pure
+    function of the logical state (gold replay and agents agree), and O(1) expected: each
+    insert moves the start one step, so a new call rarely meets an id it made before."""
+    count_sql, check = sql or id_sql(g)
+    start = conn.execute(count_sql).fetchone()[0]
+    for k in range(start, start + MAX_ID_CANDIDATES):
+        cand = None if cache is None else cache.get(k)
+        if cand is None:
+            cand = id_candidate(domain, tool, gname, k, g.pattern)
+            if cache is not None:
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[k] = cand
         if cand not in taken and conn.execute(check, (cand,)).fetchone() is None:
             taken.add(cand)
-            return cand
+            return cand, k - start + 1
     raise RuntimeError(
-        f"no unused {g.table}.{g.column} for {gname!r} in {MAX_ID_CANDIDATES} candidates of {g.pattern!r}"
+        f"no unused {g.table}.{g.column} for {gname!r} in {MAX_ID_CANDIDATES} candidates "
+        f"of {g.pattern!r} (from counter {start})"
     )
 
 
@@ -258,21 +283,26 @@ def _parse_json(value: Any) -> Any:
 
 
 def _check_invariants(conn: sqlite3.Connection, guard: Guard, pt: PreparedTool, now: str) -> None:
+    """Raise ``_Violation`` for the first invariant the call broke. The call log (emptied
+    here) says which invariants the call touched and on which keys (engine.invariants)."""
+    guard.internal()
+    logged = take_log(conn) if pt.logs else None
     guard.invariant()
-    binds = {"now": now}
-    for inv, sql in pt.invariants:
-        cur = conn.execute(sql, binds)
-        rows = cur.fetchmany(4)
-        if not rows:
-            continue
-        names = [d[0] for d in cur.description or ()]
-        dicts = [dict(zip(names, map(clean, r), strict=False)) for r in rows[:3]]
-        text = fill(inv.message, dicts[0]) if inv.message else (inv.description or "it must hold")
-        more = f" (and more; first {len(dicts)} shown)" if len(rows) > 3 else ""
-        rows_text = "; ".join(json.dumps(d, ensure_ascii=False, default=str) for d in dicts)
-        raise _Violation(
-            f"invariant {inv.name!r} would be violated: {text} Violating rows: {rows_text}{more}"
-        )
+    chk = first_violated(conn, pt.invariants, logged, now, pt.inv_sql)
+    if chk is None:
+        return
+    found = chk.violations(conn, logged, now)
+    if found is None:  # pragma: no cover - the combined check just saw a row
+        raise _Violation(f"invariant {chk.inv.name!r} would be violated")
+    names, rows = found
+    inv = chk.inv
+    dicts = [dict(zip(names, map(clean, r), strict=False)) for r in rows[:3]]
+    text = fill(inv.message, dicts[0]) if inv.message else (inv.description or "it must hold")
+    more = f" (and more; first {len(dicts)} shown)" if len(rows) > 3 else ""
+    rows_text = "; ".join(json.dumps(d, ensure_ascii=False, default=str) for d in dicts)
+    raise _Violation(
+        f"invariant {inv.name!r} would be violated: {text} Violating rows: {rows_text}{more}"
+    )
 
 
 def run_tool(
@@ -294,8 +324,9 @@ def run_tool(
     try:
         if pt.gens:
             taken: set[str] = set()
-            for gen in pt.gens:
-                binds[gen[0]] = _new_id(conn, domain, pt, gen, taken)
+            for gname, g, sql, cache in pt.gens:
+                binds[gname], probes = new_id(conn, domain, name, gname, g, taken, sql, cache)
+                pt.id_probes += probes
         guard.tool(pt.perm_read)
         for n, sql in pt.lets:
             row = conn.execute(sql, binds).fetchone()
@@ -322,8 +353,8 @@ def run_tool(
                 if row is None or not truthy(row[0]):
                     continue
             conn.execute(sql, binds)
-        if pt.invariants and conn.total_changes != before:
-            _check_invariants(conn, guard, pt, now)
+        if (pt.invariants or pt.logs) and conn.total_changes != before:
+            _check_invariants(conn, guard, pt, now)  # also empties the call log
         guard.tool(pt.perm_read)
         result = _fetch_result(conn, pt, binds)
         guard.internal()

@@ -25,7 +25,8 @@ from engine.builtins import BUILTIN_TOOLS, run_builtin
 from engine.changelog import ChangeLog, instrument_bytes, q, strip_bytes
 from engine.errors import TaskError
 from engine.guard import Guard
-from engine.runtime import PreparedTool, ToolResult, failure, invariant_plan, rollback, run_tool
+from engine.invariants import plan_checks
+from engine.runtime import PreparedTool, ToolResult, failure, rollback, run_tool
 from engine.task import Action, RowChange, Task
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class _Shared:
         self.spec: DomainSpec = world.spec
         self.base = instrument_bytes(self.spec, world.base_bytes)
         self.log = ChangeLog(self.spec)
-        self.invariants = invariant_plan(self.spec)
+        self.layout, self.checks = plan_checks(self.spec)
         self.tools: dict[str, PreparedTool] = {}
         self.starts: dict[str, tuple[str, bytes]] = {}  # task id -> (patch digest, bytes)
         self.digests: dict[int, tuple[Task, str]] = {}
@@ -63,7 +64,7 @@ class _Shared:
             return None
         pt = self.tools.get(name)
         if pt is None or pt.tool is not tool:
-            pt = PreparedTool(self.spec, name, tool, self.invariants)
+            pt = PreparedTool(self.spec, name, tool, self.checks, self.layout)
             self.tools[name] = pt
         return pt
 
