@@ -173,7 +173,7 @@ def test_scoped_queries_are_pushed_down_to_the_keys() -> None:
     from engine.validate import load_spec
 
     allowed = {"return_items"}  # item_returned_at_most_once: PK (return_id, item_id), small
-    for domain in ("tiny_shop", "bank", "retail"):
+    for domain in ("tiny_shop", "bank", "retail", "airline"):
         spec = load_spec(DOMAINS / f"{domain}.yaml")
         conn = sqlite3.connect(":memory:")
         create_sqlite(spec, conn)
@@ -280,7 +280,7 @@ def _full_checks() -> Iterator[None]:
 def built() -> dict[str, tuple[DomainSpec, bytes]]:
     build = pytest.importorskip("synth.build")
     out = {}
-    for domain in ("bank", "retail"):
+    for domain in ("bank", "retail", "airline"):
         res = build.build_world(DOMAINS / f"{domain}.yaml", seed=1, rows=2000, proctest=False)
         out[domain] = (res.spec, res.db_bytes)
     return out
@@ -361,7 +361,7 @@ def _mutant(spec: DomainSpec) -> DomainSpec:
     return out
 
 
-@pytest.mark.parametrize("domain", ["bank", "retail"])
+@pytest.mark.parametrize("domain", ["bank", "retail", "airline"])
 @pytest.mark.parametrize("mutant", [False, True], ids=["spec", "mutant"])
 def test_scoped_and_full_checks_agree(built: dict, domain: str, mutant: bool) -> None:
     """Random calls, twice in lockstep: scoped checks and full checks decide alike, and no
