@@ -4,8 +4,14 @@ The world's tables live in a schema attached as ``world`` on an otherwise empty 
 connection; unqualified names resolve there, so ``s.conn.execute("SELECT * FROM orders")``
 works. Why not ``main``: SQLite 3.40 keeps table-valued functions (``json_each``) bound to
 the ``main`` schema object, and ``deserialize`` into ``main`` frees it - the next statement
-using ``json_each`` can crash the process. ``main`` is never replaced here, so resets are a
+using ``json_each`` can crash the process. ``main`` is never replaced here, so a full reset is a
 plain ``deserialize`` of shared bytes into ``world``.
+
+Most resets are cheaper: when the session still descends from the state it is asked to go
+back to (the world base, the task's start state, the snapshot last restored) and few rows
+changed since, the changelog's before-images are written back in place
+(``engine.undo``): O(changes), not O(world). The content, hash and every later result
+are those of a fresh deserialize; the ``snapshot()`` bytes may differ (page layout).
 
 Sessions are independent (each holds its own copy of the bytes) and cheap. The connection
 is created with ``check_same_thread=False`` so a session may move between threads, but use
@@ -28,6 +34,7 @@ from engine.guard import Guard
 from engine.invariants import plan_checks
 from engine.runtime import PreparedTool, ToolResult, failure, rollback, run_tool
 from engine.task import Action, RowChange, Task
+from engine.undo import Undo
 
 if TYPE_CHECKING:
     from engine.evaluate import Score
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
     from engine.world import World
 
 SCHEMA = "world"
+UNDO_LIMIT = 256  # logged rows up to which a reset undoes in place instead of deserializing
 _LOCK = threading.Lock()
 
 
@@ -45,6 +53,7 @@ class _Shared:
         self.spec: DomainSpec = world.spec
         self.base = instrument_bytes(self.spec, world.base_bytes)
         self.log = ChangeLog(self.spec)
+        self.undo = Undo(self.spec, self.log)
         self.layout, self.checks = plan_checks(self.spec)
         self.tools: dict[str, PreparedTool] = {}
         self.starts: dict[str, tuple[str, bytes]] = {}  # task id -> (patch digest, bytes)
@@ -172,10 +181,12 @@ class Session:
         self.guard.install(conn)
         self.conn = conn
         self.task: Task | None = None
+        self._origin: bytes | None = None  # the state the changelog counts from, if known
         self.done = False
         self._calls: list[tuple[str, dict[str, Any], ToolResult]] = []
         self._history: list[tuple[Action, ToolResult]] = []
         self._load(self._shared.base if _data is None else _data)
+        self._origin = self._shared.base if _data is None else None
 
     # ---- state -----------------------------------------------------------------------
     def _load(self, data: bytes) -> None:
@@ -183,9 +194,21 @@ class Session:
         rollback(self.conn)
         self.conn.deserialize(data, name=SCHEMA)
 
+    def _undo(self, target: bytes) -> bool:
+        """Go back to ``target`` in place, when the changelog counts from it and is short."""
+        if self._origin is not target:
+            return False
+        self.guard.internal()
+        rollback(self.conn)
+        undo = self._shared.undo
+        return undo.prepare(self.conn, SCHEMA) and undo.run(self.conn, UNDO_LIMIT)
+
     def reset(self, task: Task | None = None) -> None:
         """Back to the world's initial state, or to ``task``'s start state (base + patch)."""
-        self._load(self._shared.base if task is None else self._shared.start_bytes(task))
+        target = self._shared.base if task is None else self._shared.start_bytes(task)
+        if not self._undo(target):
+            self._load(target)
+            self._origin = target
         self.task = task
         self.done = False
         self._calls.clear()
@@ -202,9 +225,13 @@ class Session:
     def restore(self, snap: bytes) -> None:
         """Return to a snapshot; ``changes()`` starts again from it."""
         data = snap if isinstance(snap, bytes) else bytes(snap)
+        if self._undo(data):
+            return
         self._load(data)
+        self._origin = None
         try:
             self._shared.log.clear(self.conn)
+            self._origin = data
         except sqlite3.Error:  # bytes from outside a session: add the changelog
             self._load(instrument_bytes(self.spec, data))
 
@@ -212,6 +239,7 @@ class Session:
         """An independent session holding the current state, task and history."""
         other = Session(self.world, _data=self.snapshot())
         other.task, other.done = self.task, self.done
+        other._origin = self._origin  # the copied changelog counts from the same state
         other._calls = list(self._calls)
         return other
 

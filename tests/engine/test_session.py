@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from tinyshop import make_world
 
+import engine.session as session_mod
 from engine.errors import TaskError
 from engine.session import Session
 from engine.spec import DomainSpec
@@ -81,13 +82,20 @@ def test_sessions_in_threads(tiny_world: World) -> None:
 
 
 # ---- reset / snapshot / restore / fork ------------------------------------------------------------
-def test_reset_returns_to_base(tiny_world: World) -> None:
+@pytest.mark.parametrize("limit", [0, 256], ids=["deserialize", "undo"])
+def test_reset_returns_to_base(
+    tiny_world: World, limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session_mod, "UNDO_LIMIT", limit)
     s = tiny_world.session()
     base_hash, base_bytes = s.state_hash(), s.snapshot()
     assert s.call("cancel_order", CANCEL).ok
     assert s.state_hash() != base_hash and s.history
     s.reset()
-    assert s.state_hash() == base_hash and s.snapshot() == base_bytes
+    assert s.state_hash() == base_hash and s.changes() == []
+    # a full reset is byte-identical; an in-place undo only equal in content (page layout)
+    assert (s.snapshot() == base_bytes) == (limit == 0)
+    assert World.from_parts(tiny_world.spec, s.export_bytes()).session().state_hash() == base_hash
     assert s.changes() == [] and s.history == [] and s.task is None
 
 
@@ -339,3 +347,172 @@ def test_session_from_world_on_disk(tmp_path: Path, tiny_spec: DomainSpec) -> No
         pytest.skip("engine.validate missing")
     s = world.session()
     assert s.call("get_order", {"order_id": "#W0001"}).ok
+
+
+# ---- reset by undo (O(changes)) equals reset by deserialize ---------------------------------------
+@pytest.fixture(scope="module")
+def bank_world() -> World:
+    from synth.build import build_world
+
+    return build_world("fixtures/domains/bank.yaml", seed=1, rows=2000, proctest=False).world()
+
+
+def random_calls(world: World, seed: int, n: int, task: Task | None = None) -> list[tuple]:
+    """``n`` mostly-valid calls (writes 3 to 1) drawn from the live rows of a scratch session."""
+    import random
+
+    from synth.casegen import Sampler
+
+    rng = random.Random(seed)
+    s = world.session()
+    s.reset(task)
+    sampler = Sampler(s)
+    writes = [t for t, tool in world.spec.tools.items() if tool.writes and not tool.quarantined]
+    reads = [t for t in world.spec.tools if t not in writes]
+    calls = []
+    for _ in range(n):
+        name = rng.choice(writes if rng.random() < 0.75 or not reads else reads)
+        args = sampler.valid_args(name, rng)
+        if s.call(name, args).ok and name in writes:
+            sampler.invalidate()
+        calls.append((name, args))
+    return calls
+
+
+def play(s: Session, calls: list[tuple]) -> list:
+    return [s.call(name, args) for name, args in calls]
+
+
+def loads(s: Session) -> list[int]:
+    """Counts the session's deserializes (instance-level spy)."""
+    seen = [0]
+    real = s._load
+
+    def spy(data: bytes) -> None:
+        seen[0] += 1
+        real(data)
+
+    s._load = spy  # type: ignore[method-assign]
+    return seen
+
+
+def assert_same_future(s: Session, fresh: Session, calls: list[tuple]) -> None:
+    assert s.state_hash() == fresh.state_hash() and s.changes() == []
+    assert play(s, calls) == play(fresh, calls)
+    assert s.changes() == fresh.changes() and s.state_hash() == fresh.state_hash()
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("which", ["tiny", "bank"])
+def test_undo_reset_matches_fresh_session(
+    which: str, seed: int, tiny_world: World, bank_world: World
+) -> None:
+    world = tiny_world if which == "tiny" else bank_world
+    first = random_calls(world, seed, 1 + seed * 3)
+    later = random_calls(world, 100 + seed, 12)
+    s = world.session()
+    deserialized = loads(s)
+    results = play(s, first)
+    assert any(r.ok for r in results)
+    s.reset()
+    assert deserialized[0] == 0, "a short episode is undone in place"
+    assert_same_future(s, world.session(), later)
+    s.reset()  # twice in a row, and after a second episode
+    assert_same_future(s, world.session(), later)
+    assert deserialized[0] == 0
+
+
+@pytest.mark.parametrize("which", ["tiny", "bank"])
+def test_undo_reset_to_task_start(which: str, tiny_world: World, bank_world: World) -> None:
+    world = tiny_world if which == "tiny" else bank_world
+    table = "customers"
+    entity = world.spec.entities[table]
+    row = world.session().conn.execute(f"SELECT * FROM {table} LIMIT 1").fetchone()
+    before = dict(zip(entity.columns, row, strict=True))
+    text = next(c for c, col in entity.columns.items() if col.type in ("string", "text")
+                and not (col.unique or col.primary_key or col.check or col.references))  # fmt: skip
+    patch = [RowChange(table=table, key={k: before[k] for k in entity.primary_key},
+                       before=before, after={**before, text: "patched"})]  # fmt: skip
+    task = Task(id="undo", domain=world.spec.name, instruction="x", user=UserProfile(name="A"),
+                start_patch=patch, toolset=[], gold_actions=[], required_answers=[])  # fmt: skip
+    first, later = random_calls(world, 7, 8, task), random_calls(world, 8, 10, task)
+    s = world.session()
+    s.reset(task)
+    deserialized = loads(s)
+    play(s, first)
+    s.reset(task)
+    assert deserialized[0] == 0
+    fresh = world.session()
+    fresh.reset(task)
+    assert_same_future(s, fresh, later)
+    s.reset()  # another lineage: deserialize the base
+    assert deserialized[0] == 1
+    assert_same_future(s, world.session(), later)
+
+
+def test_undo_restore_and_fork(bank_world: World) -> None:
+    calls = random_calls(bank_world, 3, 10)
+    s = bank_world.session()
+    play(s, calls[:5])
+    snap, digest = s.snapshot(), s.state_hash()
+    s.restore(snap)
+    deserialized = loads(s)
+    play(s, calls[5:])
+    s.restore(snap)
+    assert deserialized[0] == 0 and s.state_hash() == digest and s.changes() == []
+    s.restore(bytes(bytearray(snap)))  # equal bytes, another object: deserialize
+    assert deserialized[0] == 1 and s.state_hash() == digest
+    f = s.fork()
+    play(f, calls[5:])
+    f.reset()
+    assert_same_future(f, bank_world.session(), calls)
+
+
+def test_reset_above_the_limit_deserializes(
+    tiny_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session_mod, "UNDO_LIMIT", 2)
+    s = tiny_world.session()
+    base, deserialized = s.snapshot(), loads(s)
+    for i in range(3):
+        note(s, f"n{i}", customer=f"C000{i + 1}")
+    s.reset()
+    assert deserialized[0] == 1 and s.snapshot() == base
+    note(s, "one")
+    s.reset()
+    assert deserialized[0] == 1 and s.state_hash() == tiny_world.session().state_hash()
+
+
+def test_undo_falls_back_when_rows_cannot_go_back_in_place(tiny_world: World) -> None:
+    """A row deleted and inserted again at another rowid (by hand, foreign keys off): putting
+    the old rowid back conflicts with the new one, so the reset deserializes instead."""
+    s = tiny_world.session()
+    fresh_hash, deserialized = s.state_hash(), loads(s)
+    conn = s.conn
+    row = conn.execute("SELECT * FROM orders WHERE order_id = '#W0001'").fetchone()
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("DELETE FROM orders WHERE order_id = '#W0001'")
+    conn.execute(f"INSERT INTO orders VALUES ({', '.join('?' * len(row))})", row)
+    conn.execute("PRAGMA foreign_keys = ON")
+    assert s.state_hash() == fresh_hash and len(s.changes()) == 0
+    s.reset()
+    assert deserialized[0] == 1 and s.state_hash() == fresh_hash and s.changes() == []
+    assert conn.execute("SELECT count(*) FROM _scaleenv_undo_orders").fetchone() == (0,)
+
+
+def test_undo_puts_back_deleted_rows_and_moved_keys(tiny_world: World) -> None:
+    s = tiny_world.session()
+    fresh, deserialized = tiny_world.session(), loads(s)
+    r = s.call("remove_items", {"order_id": "#W0001", "item_ids": [2]})
+    assert r.ok
+    conn = s.conn
+    conn.execute("PRAGMA foreign_keys = OFF")  # by hand: a key moved, its children stayed
+    conn.execute("UPDATE customers SET customer_id = 'C0009' WHERE customer_id = 'C0003'")
+    conn.execute("PRAGMA foreign_keys = ON")
+    s.reset()
+    assert deserialized[0] == 0
+    again = [
+        ("remove_items", {"order_id": "#W0001", "item_ids": [1, 2]}),
+        ("get_customer", {"customer_id": "C0003"}),
+    ]
+    assert_same_future(s, fresh, again)
