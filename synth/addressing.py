@@ -16,7 +16,14 @@ from sqlglot import exp
 
 from engine.changelog import q
 from engine.spec import DomainSpec, Tool
-from engine.sqlcheck import columns_used, parse_one_statement, resolve_column, spec_schema
+from engine.sqlcheck import (
+    columns_used,
+    parse_one_statement,
+    resolve_column,
+    sources,
+    spec_schema,
+    tables_read,
+)
 
 Ref = tuple[str, str]  # ("table.column", "cmp" | "like")
 _CMP = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In)
@@ -92,6 +99,21 @@ def read_columns(spec: Any, sqls: list[str]) -> set[tuple[str | None, str]]:
         except ValueError:
             continue
     return out
+
+
+def result_anchor(spec: DomainSpec, tool: Tool) -> str | None:
+    """The table whose rows a tool's result query finds: its outermost FROM (else the first
+    table it reads). A search built from one of these rows must find at least that row."""
+    if tool.returns is None:
+        return None
+    try:
+        tree = parse_one_statement(tool.returns.query)
+    except ValueError:
+        return None
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    real = [s for s in sources(select).values() if isinstance(s, str)] if select else []
+    real += sorted(tables_read(tree))
+    return next((t for t in real if t in spec.entities), None)
 
 
 # ---- rows a call addresses ------------------------------------------------------------------

@@ -20,7 +20,7 @@ from engine.argcheck import DEFAULT_MAX_LENGTH
 from engine.changelog import q
 from engine.session import Session
 from engine.spec import DATE_FMT, DATETIME_FMT, Param
-from synth.addressing import Ref, bind_lineage
+from synth.addressing import Ref, bind_lineage, result_anchor
 from synth.oracles import arg_problem
 
 _CHARS = {
@@ -87,7 +87,8 @@ class Sampler:
         self.s, self.spec = session, session.spec
         self._pools: dict[tuple[str, str], list[tuple[int, Any]]] = {}
         self._strata: dict[tuple[str, str], list[list[tuple[int, Any]]]] = {}
-        self._paths: dict[tuple[str, str], list[str]] = {}
+        self._paths: dict[tuple[str, str, int], list[str]] = {}
+        self._anchors: dict[str, str | None] = {}
         self._lineage: dict[str, dict[str, list[Ref]]] = {}
         self._depth: dict[str, int] = {}
         self.hot: dict[str, list[int]] = {}  # table -> rowids changed since the base state
@@ -174,16 +175,17 @@ class Sampler:
             self._strata[key] = list(groups.values())
         return self._strata[key]
 
-    def paths(self, a: str, b: str) -> list[str]:
-        """SQL texts (bind: the start rowid) reaching ``b`` rows from one ``a`` row, ≤ 2 FK hops."""
-        if (a, b) in self._paths:
-            return self._paths[(a, b)]
+    def paths(self, a: str, b: str, hops: int = 2) -> list[str]:
+        """SQL texts (bind: the start rowid) reaching ``b`` rows from one ``a`` row, ≤ ``hops``
+        FK hops, shortest first."""
+        if (a, b, hops) in self._paths:
+            return self._paths[(a, b, hops)]
         steps = [(c, cc, p, pc) for c, cc, p, pc in self.edges] + [
             (p, pc, c, cc) for c, cc, p, pc in self.edges
         ]
         found: list[list[tuple[str, str, str, str]]] = []
         frontier: list[list[tuple[str, str, str, str]]] = [[]]
-        for _ in range(2):
+        for _ in range(hops):
             nxt = []
             for path in frontier:
                 at = path[-1][2] if path else a
@@ -201,7 +203,7 @@ class Sampler:
             sqls.append(
                 f"SELECT t{len(path)}.rowid, t{len(path)}.%s FROM {q(a)} t0{joins} WHERE t0.rowid = ?"
             )
-        self._paths[(a, b)] = sqls
+        self._paths[(a, b, hops)] = sqls
         return sqls
 
     def related(self, table: str, col: str, chosen: list, rng: random.Random) -> list | None:
@@ -257,15 +259,75 @@ class Sampler:
                 args[pname] = v
         return args
 
+    def joint_args(self, name: str, rng: random.Random) -> dict[str, Any]:
+        """Arguments all taken from one row of the table the tool's result query finds, or
+        from rows joined to it (one order's user, status and an item's product name): a
+        search made of one row's values must find that row, whatever its filters are."""
+        if name not in self._anchors:
+            self._anchors[name] = result_anchor(self.spec, self.spec.tools[name])
+        anchor = self._anchors[name]
+        first = next(iter(self.spec.entities[anchor].columns)) if anchor else ""
+        rows = self.pool(anchor, first) if anchor else []
+        if not rows:
+            return self.valid_args(name, rng)
+        group = rng.choice(self.strata(anchor, first)) if rng.random() < 0.5 else rows
+        rid = rng.choice(group or rows)[0]
+        args: dict[str, Any] = {}
+        picked = {anchor: rid}  # table -> the row values came from: one row per table
+        for pname, p in self.spec.tools[name].params.items():
+            refs = self.lineage(name).get(pname, [])
+            if not p.required and (not refs or rng.random() < 0.3):
+                continue
+            many = p.type == "array" and p.items is not None
+            k = max(p.min_items or 1, min(rng.choice((1, 1, 2)), p.max_items or 2)) if many else 1
+            vals = self._joined(p.items if many and p.items else p, refs, anchor, picked, rng, k)
+            if vals is not None:
+                args[pname] = vals if many else vals[0]
+            elif p.required:
+                args[pname] = self.value(p, refs, [(anchor, rid)], rng, k)
+        return args
+
+    def _joined(
+        self, p: Param, refs: list[Ref], anchor: str, picked: dict[str, int], rng: random.Random,
+        k: int,
+    ) -> list | None:  # fmt: skip
+        """``k`` values of ``p`` from rows already ``picked`` (the anchor row first), else from
+        the nearest rows joined to the anchor row (recorded in ``picked``)."""
+        for ref, op in sorted(refs, key=lambda r: r[0].split(".")[0] not in picked):
+            table, col = ref.split(".")
+            if col not in getattr(self.spec.entities.get(table), "columns", {}):
+                continue
+            if table in picked:
+                sqls, start = [f"SELECT rowid, %s FROM {q(table)} WHERE rowid = ?"], picked[table]
+            else:
+                sqls, start = self.paths(anchor, table, 3), picked[anchor]
+            for sql in sqls:
+                found = self.s.conn.execute((sql % q(col)) + " ORDER BY 1 LIMIT 64", (start,))
+                vals: list[Any] = []
+                for rowid, raw in rng.sample(rows := found.fetchall(), len(rows)):
+                    v = None if raw is None else coerce(p, raw, op, rng)
+                    if v is not None and v not in vals and not arg_problem(p, v):
+                        vals.append(v)
+                        picked.setdefault(table, rowid)
+                    if len(vals) == k:
+                        break
+                if vals:
+                    return vals
+        return None
+
     def _anchor(self, refs: list[Ref], v: Any, chosen: list) -> None:
-        if not refs or isinstance(v, list | dict) or refs[0][1] != "cmp":
+        """Add the rows a kept argument names (each item of an array) to ``chosen``."""
+        if not refs or isinstance(v, dict) or refs[0][1] != "cmp":
             return
         t, c = refs[0][0].split(".")
-        row = self.s.conn.execute(
-            f"SELECT rowid FROM {q(t)} WHERE {q(c)} = ? LIMIT 1", (v,)
-        ).fetchone()
-        if row:
-            chosen += [(t, row[0]), *self.parents(t, row[0])]
+        for x in v[:3] if isinstance(v, list) else [v]:
+            if isinstance(x, list | dict):
+                continue
+            row = self.s.conn.execute(
+                f"SELECT rowid FROM {q(t)} WHERE {q(c)} = ? LIMIT 1", (x,)
+            ).fetchone()
+            if row:
+                chosen += [(t, row[0]), *self.parents(t, row[0])]
 
     def value(self, p: Param, refs: list[Ref], chosen: list, rng: random.Random, n: int) -> Any:
         if p.type == "array":

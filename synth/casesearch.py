@@ -213,6 +213,8 @@ class _Search:
             if local is not None and self.params and rng.random() < 0.6:
                 vary = set(rng.sample(self.params, min(len(self.params), rng.choice((1, 1, 2)))))
                 args = self.sampler.valid_args(name, rng, base=local[1], vary=vary)
+            elif rng.random() < 0.25:  # every value from one row: filters tested together
+                args = self.sampler.joint_args(name, rng)
             else:
                 args = self.sampler.valid_args(name, rng)
             key = json.dumps(args, sort_keys=True, default=str)

@@ -8,7 +8,9 @@ every invariant holds; ``States`` runs seeded random walks of valid calls of the
 tools, the way agents would change the world.
 
 When neither reaches a state where a precondition fires, ``falsifiable`` decides between
-"hard to reach" and "never fires": it runs the check alone with free bind values.
+"hard to reach" and "never fires": it runs the check alone with free bind values, then with
+one column it reads set to another value of its declared domain. Only a check true for all
+of these (a tautology, like ``status IN`` every member of the enum) never fires.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import Any
 
 from engine.changelog import q
 from engine.runtime import truthy
-from engine.sqlcheck import result_lineage
-from synth.addressing import key_columns
+from engine.sqlcheck import parse_one_statement, result_lineage, tables_read
+from synth.addressing import key_columns, read_columns
 from synth.casegen import Sampler
 from synth.oracles import Oracle
 
@@ -140,6 +142,10 @@ def construct_state(
     tool = oracle.spec.tools[name]
     setup: list[dict[str, Any]] = []
     best = start
+
+    def want(j: int) -> bool:  # the goal, or when climbing any step further
+        return goal(j) or (rounds > 1 and j > best)
+
     try:
         for _ in range(rounds):
             try:
@@ -172,17 +178,11 @@ def construct_state(
                             ]
                         for sets in changes:
                             st = {"table": table, "key": key, "set": sets}
-                            s.conn.execute("SAVEPOINT scaleenv_probe")
-                            try:
-                                apply_setup(s.conn, [st])
-                                k = oracle.first_failing(name, args)
-                                better = goal(k) or (rounds > 1 and k > best)
-                                clean = better and not oracle.violations()
-                            except sqlite3.Error:
-                                clean = False
-                            finally:
-                                s.conn.execute("ROLLBACK TO scaleenv_probe")
-                                s.conn.execute("RELEASE scaleenv_probe")
+                            k, bad = _probe(oracle, name, args, st, want)
+                            if want(k) and bad:  # an invariant ties other columns of the row
+                                k, st = _coupled(oracle, name, args, st, cur, vals, bad, want)
+                                bad = []
+                            clean = want(k) and bad == []
                             if clean and goal(k):
                                 return [*setup, st]
                             if clean and step is None:
@@ -196,6 +196,45 @@ def construct_state(
         s.restore(home)
 
 
+def _probe(
+    oracle: Oracle, name: str, args: dict[str, Any], st: dict[str, Any], want: Callable
+) -> tuple[int, list[str] | None]:
+    """First failing precondition after update ``st`` (undone after) and, when ``want`` it,
+    the invariants the update broke; (-1, None) when SQLite refuses the update."""
+    conn = oracle.s.conn
+    conn.execute("SAVEPOINT scaleenv_probe")
+    try:
+        apply_setup(conn, [st])
+        k = oracle.first_failing(name, args)
+        return k, oracle.violations({st["table"]}) if want(k) else None
+    except sqlite3.Error:
+        return -1, None
+    finally:
+        conn.execute("ROLLBACK TO scaleenv_probe")
+        conn.execute("RELEASE scaleenv_probe")
+
+
+def _coupled(
+    oracle: Oracle, name: str, args: dict[str, Any], st: dict[str, Any], cur: dict[str, Any],
+    vals: list[Any], bad: list[str], want: Callable[[int], bool],
+) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    """``st`` plus one more column of the same row, read by the invariants it broke, set so
+    that they hold again and ``want`` still does (a variant made unavailable gets stock 0);
+    (-1, st) when no such column value exists."""
+    table, spec = st["table"], oracle.spec
+    sqls = [inv.violations for inv in spec.invariants if inv.name in bad]
+    cols = read_columns(spec, sqls)
+    for cname in spec.entities[table].columns:
+        if cname in st["set"] or not {(table, cname), (None, cname)} & cols:
+            continue
+        for val in column_values(oracle, table, cname, cur[cname], vals):
+            both = {**st, "set": {**st["set"], cname: val}}
+            k, still = _probe(oracle, name, args, both, want)
+            if still == [] and want(k):
+                return k, both
+    return -1, st
+
+
 def falsifiable(
     oracle: Oracle, sampler: Sampler, name: str, k: int, calls: list[dict[str, Any]],
     rng: random.Random, tries: int = 2000,
@@ -204,8 +243,10 @@ def falsifiable(
     rows, returns a row whose first column is false (None if no such values were found).
 
     Binds are free here: params, lets and generated ids each take values seen in the
-    search, values of their lineage columns, or extremes. A check that is never false this
-    way is a tautology on this data: the precondition never fires.
+    search, values of their lineage columns, or extremes (arrays: JSON lists of those).
+    Failing that, one column of a row the check reads takes other values of its declared
+    domain (``_false_by_column``). A check never false either way is a tautology: the
+    precondition never fires.
     """
     tool = oracle.spec.tools[name]
     seen: list[dict[str, Any]] = []
@@ -223,13 +264,20 @@ def falsifiable(
     cands: dict[str, list[Any]] = {}
     for n in names:
         vals = [b[n] for b in seen if n in b]
+        items: list[Any] = []
         for ref in refs.get(n, []):
             t, col = ref.split(".")
             pool = sampler.pool(t, col)
-            vals += [v for _, v in rng.sample(pool, min(30, len(pool)))]
-            vals += [rng.choice(group)[1] for group in sampler.strata(t, col)]  # every kind of row
-        kinds = {_kind(v) for v in vals if v is not None}
-        vals += [x for x in extremes if x is None or not kinds or _kind(x) in kinds]
+            items += [v for _, v in rng.sample(pool, min(30, len(pool)))]
+            items += [rng.choice(group)[1] for group in sampler.strata(t, col)]  # every kind
+        if n in tool.params and tool.params[n].type == "array":  # bound as JSON text
+            pairs = zip(items, [*items[1:], *items[:1]], strict=True)
+            vals += [json.dumps(x) for v, w in pairs for x in ([v], [v, v], [v, w])]
+            vals += ["[]", None]
+        else:
+            vals += items
+            kinds = {_kind(v) for v in vals if v is not None}
+            vals += [x for x in extremes if x is None or not kinds or _kind(x) in kinds]
         cands[n] = list(dict.fromkeys(json.dumps(v) for v in vals))
     check = tool.preconditions[k].check
     for _ in range(tries):
@@ -244,6 +292,45 @@ def falsifiable(
             continue
         if row is not None and not truthy(row[0]):
             return {n: binds[n] for n in names if n != "now"}
+    return _false_by_column(oracle, sampler, check, seen[:4], names)
+
+
+def _false_by_column(
+    oracle: Oracle, sampler: Sampler, check: str, seen: list[dict[str, Any]], names: list[str]
+) -> dict[str, Any] | None:
+    """Binds of a searched call and one column of a row the check reads set to another
+    value of its declared domain, for which the check is false (None: a tautology over the
+    declared domains). Such a state may take several coupled changes (an account emptied,
+    its cards blocked and then closed), more than ``construct_state`` makes."""
+    conn, spec = oracle.s.conn, oracle.spec
+    cols = read_columns(spec, [check])
+    try:
+        tables = set(tables_read(parse_one_statement(check)))
+    except ValueError:
+        return None
+    for binds in seen:
+        vals = param_values(binds, names)
+        for table, rid in rows_near(oracle, sampler, vals, tables):
+            ent = spec.entities[table]
+            row = conn.execute(f"SELECT * FROM {q(table)} WHERE rowid = ?", (rid,)).fetchone()
+            cur = dict(zip(ent.columns, row, strict=False))
+            for cname in ent.columns:
+                if not {(table, cname), (None, cname)} & cols:
+                    continue
+                for val in column_values(oracle, table, cname, cur[cname], vals):
+                    conn.execute("SAVEPOINT scaleenv_probe")
+                    try:
+                        sql = f"UPDATE {q(table)} SET {q(cname)} = ? WHERE rowid = ?"
+                        conn.execute(sql, (val, rid))
+                        got = conn.execute(check, binds).fetchone()
+                    except sqlite3.Error:
+                        got = None
+                    finally:
+                        conn.execute("ROLLBACK TO scaleenv_probe")
+                        conn.execute("RELEASE scaleenv_probe")
+                    if got is not None and not truthy(got[0]):
+                        shown = {n: binds[n] for n in names if n != "now" and n in binds}
+                        return {**shown, f"{table}.{cname}": val}
     return None
 
 
