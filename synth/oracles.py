@@ -24,8 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.argcheck import DEFAULT_MAX_LENGTH, INT_MAX, INT_MIN, ArgError, compile_params
-from engine.changelog import q
-from engine.runtime import fill, id_candidate, truthy
+from engine.runtime import fill, new_id, truthy
 from engine.session import Session
 from engine.spec import DATE_FMT, DATETIME_FMT, Param, Tool
 from engine.sqlcheck import parse_one_statement, tables_read
@@ -164,13 +163,7 @@ class Oracle:
         binds["now"] = self.spec.now
         conn, taken = self.s.conn, set()
         for gname, g in tool.generate.items():
-            for k in range(1000):
-                cand = id_candidate(self.spec.name, name, gname, k, g.pattern)
-                sql = f"SELECT 1 FROM {q(g.table)} WHERE {q(g.column)} = ? LIMIT 1"
-                if cand not in taken and conn.execute(sql, (cand,)).fetchone() is None:
-                    taken.add(cand)
-                    binds[gname] = cand
-                    break
+            binds[gname] = new_id(conn, self.spec.name, name, gname, g, taken)[0]
         for lname, sql in tool.let.items():
             row = conn.execute(sql, binds).fetchone()
             binds[lname] = None if row is None else row[0]
