@@ -22,6 +22,7 @@ from typing import Any
 from engine.guard import PREFIX
 from engine.spec import DomainSpec, Entity
 from engine.task import RowChange
+from engine.world import bytes_to_connection
 
 CALL_LOG = f"{PREFIX}k"  # the per-call key log (engine.invariants); a plain identifier
 READ_LOG = f'/*scaleenv:keys*/ SELECT s, v FROM "{CALL_LOG}" WHERE v IS NOT NULL'
@@ -194,9 +195,8 @@ def _strip(conn: sqlite3.Connection) -> None:
 
 def instrument_bytes(spec: DomainSpec, db_bytes: bytes) -> bytes:
     """``db_bytes`` with the changelog added (any previous instrumentation replaced)."""
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn = bytes_to_connection(db_bytes)
     try:
-        conn.deserialize(db_bytes)
         _strip(conn)
         fks = {
             (t, r[0])
@@ -214,9 +214,8 @@ def instrument_bytes(spec: DomainSpec, db_bytes: bytes) -> bytes:
 
 def strip_bytes(db_bytes: bytes) -> bytes:
     """``db_bytes`` without the runtime's changelog objects: a plain world database."""
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn = bytes_to_connection(db_bytes)
     try:
-        conn.deserialize(db_bytes)
         _strip(conn)
         return conn.serialize()
     finally:

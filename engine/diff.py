@@ -11,13 +11,10 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from engine.changelog import q
 from engine.match import canonical
 from engine.spec import DomainSpec, Entity
 from engine.task import RowChange
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def match_key_columns(entity: Entity) -> list[str]:
@@ -67,7 +64,7 @@ def label_key(table: str, key: dict[str, Any]) -> str:
 
 
 def _fetch(conn: sqlite3.Connection, table: str, cols: list[str]) -> list[tuple[Any, ...]]:
-    sql = f"SELECT {', '.join(_q(c) for c in cols)} FROM {_q(table)}"
+    sql = f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table)}"
     return conn.execute(sql).fetchall()
 
 

@@ -24,6 +24,7 @@ from engine.sqlcheck import (
     spec_schema,
     tables_read,
 )
+from engine.world import bytes_to_connection
 
 Ref = tuple[str, str]  # ("table.column", "cmp" | "like")
 _CMP = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In)
@@ -164,9 +165,8 @@ def unaddressed(spec: Any, pre: bytes, binds: dict[str, Any], changes: list) -> 
     todo = [ch for ch in changes if ch.before is not None]
     if not todo:
         return None
-    conn = sqlite3.connect(":memory:")
+    conn = bytes_to_connection(pre)
     try:
-        conn.deserialize(pre)
         for ch in todo:
             if not _addressed(spec, conn, ch.table, ch.before, vals):
                 return f"{ch.table} {json.dumps(ch.key, default=str)} ({ch.kind})"

@@ -109,10 +109,9 @@ def world_build(
         fuzz_steps=fuzz_steps,
         tasks=tasks,
     )
-    total = sum(res.meta.get("rows", {}).values()) if "rows" in res.meta else None
     from engine.world import table_counts
 
-    total = sum(table_counts(res.db_bytes).values()) if total is None else total
+    total = sum(table_counts(res.db_bytes).values())
     out.print(f"[green]built[/green] {res.path} ({total} rows, {len(res.spec.tools)} tools)")
     rep = res.reports.get("proctest")
     if rep is not None:
