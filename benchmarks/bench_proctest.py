@@ -24,14 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.errors import SpecError  # noqa: E402
-from engine.validate import load_spec  # noqa: E402
+from engine.spec.validate import load_spec  # noqa: E402
 from synth.build import build_world  # noqa: E402
-from synth.casegen import Sampler  # noqa: E402
-from synth.casesearch import search  # noqa: E402
-from synth.casestate import States, apply_setup  # noqa: E402
-from synth.fuzz import fuzz_run  # noqa: E402
-from synth.oracles import Oracle  # noqa: E402
-from synth.proctest import run_proctest  # noqa: E402
+from synth.proctest.casegen import Sampler  # noqa: E402
+from synth.proctest.casesearch import search  # noqa: E402
+from synth.proctest.casestate import States, apply_setup  # noqa: E402
+from synth.proctest.fuzz import fuzz_run  # noqa: E402
+from synth.proctest.oracles import Oracle  # noqa: E402
+from synth.proctest.run import run_proctest  # noqa: E402
 
 FIXTURES = ["tiny_shop", "retail", "airline", "bank"]
 

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.schema import build_metadata, create_sqlite  # noqa: E402
-from engine.spec import Column, DomainSpec, read_spec_data  # noqa: E402
-from synth.ranges import date_range, numeric_range  # noqa: E402
-from synth.seed import plan_counts, seed_database, table_order  # noqa: E402
-from synth.values import _pool, guess_source  # noqa: E402
+from engine.spec.metadata import build_metadata, create_sqlite  # noqa: E402
+from engine.spec.models import Column, DomainSpec, read_spec_data  # noqa: E402
+from synth.seed.ranges import date_range, numeric_range  # noqa: E402
+from synth.seed.seeder import plan_counts, seed_database, table_order  # noqa: E402
+from synth.seed.values import _pool, guess_source  # noqa: E402
 
 DOMAINS = ROOT / "fixtures" / "domains"
 SIZES = (10_000, 100_000)

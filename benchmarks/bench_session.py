@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import engine.session as session_mod  # noqa: E402
-from engine.schema import create_sqlite  # noqa: E402
-from engine.spec import DomainSpec, read_spec_data  # noqa: E402
-from engine.task import Action, RowChange, Task, UserProfile  # noqa: E402
+from engine.spec.metadata import create_sqlite  # noqa: E402
+from engine.spec.models import DomainSpec, read_spec_data  # noqa: E402
+from engine.spec.task import Action, RowChange, Task, UserProfile  # noqa: E402
 from engine.world import World, table_counts  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -136,9 +136,9 @@ def stats(samples: list[float]) -> tuple[float, float]:
 
 
 def seeded_db(spec: DomainSpec, rows: int) -> tuple[bytes, str]:
-    """The world's bytes: ``synth.seed`` when present (the real seeder), else plain inserts."""
+    """The world's bytes: ``synth.seed.seeder`` when present (the real seeder), else plain inserts."""
     try:
-        from synth.seed import seed_database
+        from synth.seed.seeder import seed_database
     except ImportError:
         return build_db(spec, rows), "bench inserts"
     conn = sqlite3.connect(":memory:")
@@ -146,7 +146,7 @@ def seeded_db(spec: DomainSpec, rows: int) -> tuple[bytes, str]:
     seed_database(spec, conn, seed=1, rows=rows)
     data = conn.serialize()
     conn.close()
-    return data, "synth.seed"
+    return data, "synth.seed.seeder"
 
 
 # ---- the episode ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.task import Action
+from engine.spec.task import Action
 
 NOW = "2024-05-15 15:00:00"
 

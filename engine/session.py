@@ -10,7 +10,7 @@ plain ``deserialize`` of shared bytes into ``world``.
 Most resets are cheaper: when the session still descends from the state it is asked to go
 back to (the world base, the task's start state, the snapshot last restored) and few rows
 changed since, the changelog's before-images are written back in place
-(``engine.undo``): O(changes), not O(world). The content, hash and every later result
+(``engine.runtime.undo``): O(changes), not O(world). The content, hash and every later result
 are those of a fresh deserialize; the ``snapshot()`` bytes may differ (page layout).
 
 Sessions are independent (each holds its own copy of the bytes) and cheap. The connection
@@ -26,19 +26,22 @@ import sqlite3
 import threading
 from typing import TYPE_CHECKING, Any
 
-from engine.argcheck import ArgError, parse_args, show
-from engine.builtins import BUILTIN_TOOLS, run_builtin
-from engine.changelog import ChangeLog, instrument_bytes, q, strip_bytes
+from engine.db import q
 from engine.errors import TaskError
-from engine.guard import Guard
-from engine.invariants import plan_checks
-from engine.runtime import PreparedTool, ToolResult, failure, rollback, run_tool
-from engine.task import Action, RowChange, Task
-from engine.undo import Undo
+from engine.reward.diff import diff_states
+from engine.reward.evaluate import Score, evaluate_changes
+from engine.runtime.argcheck import ArgError, parse_args, show
+from engine.runtime.builtins import BUILTIN_TOOLS, ENDS_EPISODE, run_builtin
+from engine.runtime.call import PreparedTool, ToolResult, failure, rollback, run_tool
+from engine.runtime.changelog import ChangeLog, instrument_bytes, strip_bytes
+from engine.runtime.guard import Guard
+from engine.runtime.invariants import plan_checks
+from engine.runtime.undo import Undo
+from engine.spec.task import Action, RowChange, Task
+from engine.toolschema.tools import mcp_tools, openai_tools
 
 if TYPE_CHECKING:
-    from engine.evaluate import Score
-    from engine.spec import DomainSpec
+    from engine.spec.models import DomainSpec
     from engine.world import World
 
 SCHEMA = "world"
@@ -268,8 +271,6 @@ class Session:
 
     def diff(self, other: Session | bytes) -> list[RowChange]:
         """Row changes that turn this session's state into ``other``'s (a session or snapshot)."""
-        from engine.diff import diff_states
-
         if isinstance(other, Session):
             return diff_states(self.spec, self.conn, other.conn)
         scratch = sqlite3.connect(":memory:")
@@ -281,8 +282,6 @@ class Session:
 
     def evaluate(self, task: Task, messages: list[str] | None = None) -> Score:
         """Score this episode against ``task`` (reads the changelog; changes nothing)."""
-        from engine.evaluate import evaluate_changes
-
         return evaluate_changes(self.spec, task, self.changes(), messages)
 
     # ---- tools -----------------------------------------------------------------------
@@ -295,13 +294,9 @@ class Session:
         ]
 
     def openai_tools(self, toolset: list[str] | None = None) -> list[dict[str, Any]]:
-        from engine.toolschema import openai_tools
-
         return openai_tools(self.spec, self.tool_names(toolset))
 
     def mcp_tools(self, toolset: list[str] | None = None) -> list[dict[str, Any]]:
-        from engine.toolschema import mcp_tools
-
         return mcp_tools(self.spec, self.tool_names(toolset))
 
     @property
@@ -339,7 +334,10 @@ class Session:
                 )
             return run_tool(self.conn, self.guard, pt, args, self.spec.now, self.spec.name)
         if name in self.spec.builtins and name in BUILTIN_TOOLS:
-            return run_builtin(self, name, args)
+            result = run_builtin(name, args)
+            if result.ok and name in ENDS_EPISODE:
+                self.done = True
+            return result
         listing = ", ".join(self.tool_names()[:30])
         return failure(
             str(name)[:100],

@@ -16,16 +16,16 @@ import tempfile
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from engine.db import bytes_to_connection, table_counts
 from engine.errors import SpecError, WorldError
-from engine.spec import DomainSpec
-from engine.task import Task, read_tasks
-
-if TYPE_CHECKING:
-    from engine.session import Session
+from engine.session import Session
+from engine.spec.models import DomainSpec
+from engine.spec.task import Task, read_tasks
+from engine.spec.validate import load_spec
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -46,29 +46,6 @@ def _version() -> str:
         return version("scaleenv")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "0+unknown"
-
-
-def table_counts(db_bytes: bytes) -> dict[str, int]:
-    """Row count per user table of a serialized SQLite database."""
-    conn = bytes_to_connection(db_bytes)
-    try:
-        names = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-                "ORDER BY name"
-            )
-        ]
-        return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
-    finally:
-        conn.close()
-
-
-def bytes_to_connection(db_bytes: bytes) -> sqlite3.Connection:
-    """An in-memory connection holding a copy of ``db_bytes``."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-    conn.deserialize(db_bytes)
-    return conn
 
 
 def write_world(
@@ -196,8 +173,6 @@ class World:
     @classmethod
     def load(cls, world_dir: str | Path, verify: bool = True) -> World:
         """Load a world directory; refuses a tampered or truncated one (``WorldError``)."""
-        from engine.validate import load_spec
-
         d = Path(world_dir)
         manifest, files = read_world_files(d, verify=verify)
         try:
@@ -241,6 +216,4 @@ class World:
         return dict(self.manifest.get("rows") or table_counts(self.base_bytes))
 
     def session(self) -> Session:
-        from engine.session import Session
-
         return Session(self)

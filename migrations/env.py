@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from alembic import context
 from alembic.operations.batch import ApplyBatchImpl
 
-from engine.schema import NAMING_CONVENTION
+from engine.spec.metadata import NAMING_CONVENTION
 
 config = context.config
-# Unnamed constraints in a revision get the same names engine.schema gives them.
+# Unnamed constraints in a revision get the same names engine.spec.metadata gives them.
 target_metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.db import bytes_to_connection
 from engine.errors import ScaleEnvError
-from engine.spec import DomainSpec
-from engine.validate import load_spec
-from engine.world import DB_FILE, SPEC_FILE, World, bytes_to_connection, write_world
-from synth.migrate import create_world_db, initial_revision
-from synth.seed import seed_database
+from engine.spec.models import DomainSpec
+from engine.spec.validate import load_spec
+from engine.world import DB_FILE, SPEC_FILE, World, write_world
+from synth.migrate.apply import create_world_db, initial_revision
+from synth.seed.seeder import seed_database
 
 
 @dataclass
@@ -72,7 +73,7 @@ def build_world(
     files: dict[str, bytes] = dict(revisions)
     reports: dict[str, Any] = {}
     if proctest:
-        from synth.proctest import run_proctest
+        from synth.proctest.run import run_proctest
 
         report = run_proctest(spec, db, seed=seed, fuzz_steps=fuzz_steps)
         spec = report.quarantined_spec(spec)

@@ -64,8 +64,8 @@ def demo(
 @world_app.command("validate")
 def world_validate(spec: Path = typer.Argument(..., help="Domain spec (YAML or JSON).")) -> None:
     """Validate a domain spec; print every error with its field path."""
-    from engine.spec import read_spec_data
-    from engine.validate import load_spec, validate_spec
+    from engine.spec.models import read_spec_data
+    from engine.spec.validate import load_spec, validate_spec
 
     try:
         data = read_spec_data(spec)
@@ -109,7 +109,7 @@ def world_build(
         fuzz_steps=fuzz_steps,
         tasks=tasks,
     )
-    from engine.world import table_counts
+    from engine.db import table_counts
 
     total = sum(table_counts(res.db_bytes).values())
     out.print(f"[green]built[/green] {res.path} ({total} rows, {len(res.spec.tools)} tools)")
@@ -169,8 +169,8 @@ def world_migrate(
     spec: Path = typer.Argument(..., help="The evolved domain spec."),
 ) -> None:
     """Add a migration for an evolved spec and upgrade the world, keeping its rows."""
-    from engine.validate import load_spec
-    from synth.migrate import migrate_world
+    from engine.spec.validate import load_spec
+    from synth.migrate.apply import migrate_world
 
     new_spec = run(load_spec, spec)
     path = run(migrate_world, world_dir, new_spec)
@@ -275,7 +275,7 @@ def world_test(
     import time
 
     from engine.world import World
-    from synth.proctest import run_proctest
+    from synth.proctest.run import run_proctest
 
     w = run(World.load, world_dir)
     t0 = time.perf_counter()

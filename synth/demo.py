@@ -16,8 +16,9 @@ from rich.table import Table
 
 from engine.world import World
 from synth.build import build_world
+from synth.resources import domains_dir
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "domains"
+FIXTURES = domains_dir()
 CURATED = ("airline", "retail", "bank")
 
 

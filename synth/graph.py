@@ -10,7 +10,7 @@ tool names. An edge A -> B exists for two reasons (both may hold, listed in ``ki
   effects, result query), or A inserts/deletes rows of a table B reads; running A first
   changes what B sees or whether B is allowed.
 
-SQL facts come from ``engine.sqlcheck``; nodes and edges are added in sorted order so two
+SQL facts come from ``engine.spec.sql``; nodes and edges are added in sorted order so two
 builds of one spec give byte-identical JSON.
 """
 
@@ -25,8 +25,8 @@ import networkx as nx
 from sqlglot import exp
 
 from engine.errors import ScaleEnvError
-from engine.spec import DomainSpec, Tool
-from engine.sqlcheck import (
+from engine.spec.models import DomainSpec, Tool
+from engine.spec.sql import (
     parse_one_statement,
     resolve_column,
     sources,
@@ -279,7 +279,7 @@ def graph_for_path(path: str | Path) -> nx.DiGraph:
 
         return load_world_graph(World.load(p))
     if p.suffix in (".yaml", ".yml", ".json"):
-        from engine.validate import load_spec
+        from engine.spec.validate import load_spec
 
         return build_graph(load_spec(p))
     if not p.exists():

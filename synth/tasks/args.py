@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlglot import exp
 
-from engine.changelog import q
-from engine.spec import DATE_FMT, DATETIME_FMT, DomainSpec, Param, Tool
-from engine.sqlcheck import parse_one_statement, resolve_column, spec_schema
-from synth.tasks.schema import TAG
+from engine.db import q
+from engine.spec.models import DATE_FMT, DATETIME_FMT, DomainSpec, Param, Tool
+from engine.spec.sql import parse_one_statement, resolve_column, spec_schema
+from synth.tasks.domain import TAG
 
 _CMP = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Between, exp.In)
 
@@ -182,7 +182,7 @@ class FreeValues:
     def _generator(self, ref: str) -> Any:
         gen = self._gens.get(ref)
         if gen is None:
-            from synth.columns import make_generator
+            from synth.seed.columns import make_generator
 
             table, _, col = ref.partition(".")
             gen = self._gens[ref] = make_generator(self.spec, table, col, 200, self.seed)
@@ -274,7 +274,7 @@ class FreeValues:
             except Exception:  # a generator that needs seeding context: fall back below
                 candidates = []
         if not candidates:
-            from synth.values import guess_source, pool
+            from synth.seed.values import guess_source, pool
 
             kind, prov, args = guess_source(name or "value", _text_column())
             candidates = pool(self.seed, prov, args, 100) if kind == "provider" else []
@@ -288,6 +288,6 @@ class FreeValues:
 
 
 def _text_column() -> Any:
-    from engine.spec import Column
+    from engine.spec.models import Column
 
     return Column(type="string")

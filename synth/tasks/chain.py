@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.runtime import ToolResult
-from engine.task import RowChange
+from engine.runtime.call import ToolResult
+from engine.spec.task import RowChange
 from synth.tasks.context import Ctx, field_values, meaningful_result, same
+from synth.tasks.domain import fetch_row
 from synth.tasks.draw import NoCandidates, _row_of, draw_args
-from synth.tasks.schema import fetch_row
 
 Accept = Callable[[ToolResult, list[RowChange], list[str]], bool]
 

@@ -12,13 +12,14 @@ from typing import Any
 
 import networkx as nx
 
-from engine.argcheck import ArgError, compile_params
-from engine.runtime import ToolResult, truthy
-from engine.spec import PolicyRule
-from engine.task import RowChange
-from engine.world import World, bytes_to_connection
+from engine.db import bytes_to_connection
+from engine.runtime.argcheck import ArgError, compile_params
+from engine.runtime.call import ToolResult, truthy
+from engine.spec.models import PolicyRule
+from engine.spec.task import RowChange
+from engine.world import World
 from synth.tasks.args import FreeValues, ParamSource, analyze_params
-from synth.tasks.schema import TAG, SchemaInfo, all_keys, related
+from synth.tasks.domain import TAG, SchemaInfo, all_keys, related
 
 
 class Ctx:
@@ -278,7 +279,7 @@ def _single_param_checks(
 ) -> list[tuple[str, str | None, frozenset[str]]]:
     """Preconditions (rule None) and policy rules (rule name) that use no ``let`` value, with
     the params they use: cheap to test on many candidate values before any call."""
-    from engine.sqlcheck import params_used
+    from engine.spec.sql import params_used
 
     out: list[tuple[str, str | None, frozenset[str]]] = []
     items: list[tuple[str, str | None]] = [(p.check, None) for p in tool.preconditions]

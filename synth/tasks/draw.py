@@ -8,9 +8,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from engine.spec import Param
+from engine.spec.models import Param
 from synth.tasks.context import Ctx
-from synth.tasks.schema import fetch_row, owner, rows_where
+from synth.tasks.domain import fetch_row, owner, rows_where
 
 
 def _weighted(rng: random.Random, cands: dict[Any, float], k: int) -> list[Any]:

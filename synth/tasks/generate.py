@@ -17,7 +17,7 @@ from typing import Any
 import networkx as nx
 
 from engine.errors import TaskError
-from engine.task import Action, Task, dump_tasks
+from engine.spec.task import Action, Task, dump_tasks
 from engine.world import World
 from synth.tasks.chain import Call, sample_call, user_facts
 from synth.tasks.context import Ctx, field_values
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def task_rng(seed: int, domain: str, *parts: object) -> random.Random:
-    from synth.values import sub_rng
+    from synth.seed.values import sub_rng
 
     return sub_rng(seed, "tasks", domain, *parts)
 
@@ -149,7 +149,7 @@ def _prepared_seed(
 ) -> tuple[Any, Call] | None:
     """When no row passes a write's own checks (no account has a zero balance to close),
     edit one column those checks read on a row, in the start-state patch, and try again."""
-    from synth.seed_repair import columns_in
+    from synth.seed.repair import columns_in
     from synth.tasks.draw import primary_param
 
     pname = primary_param(ctx, tool)
@@ -191,7 +191,7 @@ def _prepared_seed(
 def _distractors(
     ctx: Ctx, sb: StartBuilder, call: Call, count: int, rng: random.Random, patch: Any = None
 ) -> tuple[Any, list]:
-    from synth.tasks.schema import owner
+    from synth.tasks.domain import owner
 
     utable = ctx.info.user_table
     targets = [(utable, {ctx.info.pk(utable)[0]: call.user})]

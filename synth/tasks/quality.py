@@ -14,7 +14,7 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from engine.task import Task
+from engine.spec.task import Task
 from engine.world import World
 
 
@@ -48,9 +48,9 @@ def empty_policy(world: World, tasks: list[Task], session: Any = None) -> float:
 def random_policy(world: World, tasks: list[Task], seed: int, ctx: Any = None) -> float:
     """Share of tasks a policy of random valid calls passes."""
     from synth.graph import load_world_graph
+    from synth.seed.values import sub_rng
     from synth.tasks.context import Ctx
     from synth.tasks.draw import NoCandidates, draw_args
-    from synth.values import sub_rng
 
     if ctx is None:
         ctx = Ctx(world, load_world_graph(world), seed)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from engine.task import UserProfile
+from engine.spec.task import UserProfile
 from synth.tasks.chain import Call
 from synth.tasks.context import Ctx
-from synth.tasks.schema import fetch_row
+from synth.tasks.domain import fetch_row
 
 
 def words(name: str) -> str:

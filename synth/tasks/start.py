@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from engine.changelog import q
-from engine.runtime import invariant_plan
-from engine.spec import DATE_FMT, DATETIME_FMT
-from engine.task import RowChange
-from engine.world import bytes_to_connection
+from engine.db import bytes_to_connection, q
+from engine.runtime.call import invariant_plan
+from engine.spec.models import DATE_FMT, DATETIME_FMT
+from engine.spec.task import RowChange
 from synth.tasks.context import Ctx
-from synth.tasks.schema import FK, TAG, fetch_row
+from synth.tasks.domain import FK, TAG, fetch_row
 
 MAX_COPY_ROWS = 40
 
@@ -74,7 +73,7 @@ class StartBuilder:
 
     @cached_property
     def fills(self) -> list[tuple[str, str, str]]:
-        from synth.seed_repair import fill_plan
+        from synth.seed.repair import fill_plan
 
         out = []
         for table, col, stmt, _reads in fill_plan(self.spec):
@@ -124,7 +123,7 @@ class StartBuilder:
             return v
         pattern = (c.faker.pattern if c.faker and c.faker.pattern else None) or pattern_of(old)
         if pattern and ("#" in pattern or "?" in pattern):
-            from synth.values import Pattern
+            from synth.seed.values import Pattern
 
             pat = Pattern(pattern)
             for _ in range(50):

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from engine.match import normalize_answer
-from engine.spec import Column, PolicyRule
+from engine.reward.match import normalize_answer
+from engine.spec.models import Column, PolicyRule
 from synth.tasks.chain import Call, arg_options, describe_facts, resolve, sample_call
 from synth.tasks.context import Ctx, field_values, meaningful_result
 from synth.tasks.draft import Draft, current, prepare
@@ -71,7 +71,7 @@ def _row_id(change: Any) -> str:
 
 def _fresh(answer: str, asked: set[str]) -> bool:
     """An answer that no other answer (or profile fact) already says, nor contains."""
-    from engine.match import answer_found
+    from engine.reward.match import answer_found
 
     others = sorted(asked)
     return not answer_found(answer, others) and not any(answer_found(a, [answer]) for a in others)
@@ -192,7 +192,7 @@ def _answer(value: Any) -> str | None:
 
 def _own_values(ctx: Ctx, d: Draft) -> set[str]:
     """What the user knows about themself (their profile): never a question."""
-    from synth.tasks.schema import fetch_row
+    from synth.tasks.domain import fetch_row
 
     utable = ctx.info.user_table
     row = fetch_row(ctx.conn, ctx.info, utable, {ctx.info.pk(utable)[0]: d.user}) or {}
@@ -355,7 +355,7 @@ def _prepared_refusal(
 ) -> Call | None:
     """Make the rule apply by editing a column it tests on one of the user's rows (an order
     placed long ago), trying the edit on a scratch copy first."""
-    from synth.seed_repair import columns_in
+    from synth.seed.repair import columns_in
     from synth.tasks.draw import primary_param
 
     pname = primary_param(ctx, rule.tool)

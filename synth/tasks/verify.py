@@ -14,9 +14,9 @@ import re
 from typing import Any
 
 from engine.errors import TaskError
-from engine.evaluate import evaluate_changes
+from engine.reward.evaluate import evaluate_changes
 from engine.session import Session
-from engine.task import Action, RowChange, Task
+from engine.spec.task import Action, RowChange, Task
 from engine.world import World
 
 REPLAY = "replay_failed"
@@ -270,7 +270,7 @@ def distractor_problem(world: World, task: Task, session: Any) -> str | None:
         got.append(session.changes())  # gold never touches a distractor row: no filter
     if _outcome(world.spec, got[0]) == _outcome(world.spec, got[1]):
         return None
-    from engine.evaluate import evaluate_changes
+    from engine.reward.evaluate import evaluate_changes
 
     answers = list(task.required_answers)
     for mine, other in ((got[0], got[1]), (got[1], got[0])):

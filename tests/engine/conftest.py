@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tinyshop import load_tiny_spec, make_world
 
-from engine.spec import DomainSpec
+from engine.spec.models import DomainSpec
 from engine.world import World
 
 

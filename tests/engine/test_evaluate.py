@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.diff import diff_states, match_key_columns
-from engine.evaluate import Score, evaluate_changes
-from engine.match import answer_found, canonical, semantic_score, values_match
-from engine.schema import create_sqlite
-from engine.spec import Column, DomainSpec, read_spec_data
-from engine.task import RowChange, Task, UserProfile
+from engine.reward.diff import diff_states, match_key_columns
+from engine.reward.evaluate import Score, evaluate_changes
+from engine.reward.match import answer_found, canonical, semantic_score, values_match
+from engine.spec.metadata import create_sqlite
+from engine.spec.models import Column, DomainSpec, read_spec_data
+from engine.spec.task import RowChange, Task, UserProfile
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 from tinyshop import make_world, spec_with
 
-from engine.guard import INVARIANT, TOOL, Guard, Permissions, fk_key_columns
-from engine.spec import DomainSpec
+from engine.runtime.guard import INVARIANT, TOOL, Guard, Permissions, fk_key_columns
+from engine.spec.models import DomainSpec
 from engine.world import World
 
 

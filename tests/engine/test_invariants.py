@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from tinyshop import make_world, spec_with
 
-import engine.runtime as runtime
-from engine.changelog import CALL_LOG
-from engine.invariants import explain_scoped, plan_checks
-from engine.spec import DomainSpec, Invariant
-from engine.validate import validate_spec
+import engine.runtime.call as runtime
+from engine.runtime.invariants import explain_scoped, plan_checks
+from engine.runtime.keylog import CALL_LOG
+from engine.spec.models import DomainSpec, Invariant
+from engine.spec.validate import validate_spec
 from engine.world import World
 
 DOMAINS = Path(__file__).resolve().parents[2] / "fixtures" / "domains"
@@ -169,8 +169,8 @@ def test_scoped_queries_are_pushed_down_to_the_keys() -> None:
     """No scoped check of the fixtures reads a whole table (except tiny lookup tables)."""
     import sqlite3
 
-    from engine.schema import create_sqlite
-    from engine.validate import load_spec
+    from engine.spec.metadata import create_sqlite
+    from engine.spec.validate import load_spec
 
     allowed = {"return_items"}  # item_returned_at_most_once: PK (return_id, item_id), small
     for domain in ("tiny_shop", "bank", "retail", "airline"):
@@ -335,7 +335,7 @@ def _mutant(spec: DomainSpec) -> DomainSpec:
     """``spec`` without preconditions, plus raw row edits on every table (copy a column's
     value from another row, delete a row, duplicate a row under a new key): calls that break
     invariants through every path (keys, links, unscoped tables)."""
-    from engine.spec import Tool
+    from engine.spec.models import Tool
 
     out = spec.model_copy(deep=True)
     for tool in out.tools.values():

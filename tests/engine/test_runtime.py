@@ -8,10 +8,10 @@ import math
 import pytest
 from tinyshop import make_world, spec_with
 
-from engine.argcheck import ArgError, compile_params, param_check
-from engine.builtins import builtin_params, calculate
-from engine.runtime import id_candidate
-from engine.spec import DomainSpec, Param
+from engine.runtime.argcheck import ArgError, compile_params, param_check
+from engine.runtime.builtins import builtin_params, calculate
+from engine.runtime.call import id_candidate
+from engine.spec.models import DomainSpec, Param
 from engine.world import World
 
 CANCEL = {"order_id": "#W0001", "reason": "no longer needed"}
@@ -343,7 +343,7 @@ def test_builtins_absent_unless_listed(tiny_spec: DomainSpec) -> None:
 def test_runtime_never_accepts_what_the_published_schema_rejects(tiny_world: World) -> None:
     import jsonschema
 
-    from engine.toolschema import args_json_schema
+    from engine.toolschema.tools import args_json_schema
 
     samples = [None, True, 0, 1, -2, 2.0, 2.5, math.nan, "", "#W0001", "x" * 600, "a\x00", "2024-05-15",
                [], [1], [1, 1], [1.0], ["1"], {"a": 1}, "no longer needed"]  # fmt: skip

@@ -15,8 +15,8 @@ from tinyshop import make_world
 import engine.session as session_mod
 from engine.errors import TaskError
 from engine.session import Session
-from engine.spec import DomainSpec
-from engine.task import Action, RowChange, Task, UserProfile
+from engine.spec.models import DomainSpec
+from engine.spec.task import Action, RowChange, Task, UserProfile
 from engine.world import World
 
 HERE = Path(__file__).resolve().parent
@@ -358,7 +358,7 @@ def random_calls(world: World, seed: int, n: int, task: Task | None = None) -> l
     """``n`` mostly-valid calls (writes 3 to 1) drawn from the live rows of a scratch session."""
     import random
 
-    from synth.casegen import Sampler
+    from synth.proctest.casegen import Sampler
 
     rng = random.Random(seed)
     s = world.session()

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.schema import create_sqlite
-from engine.spec import DomainSpec, Param, read_spec_data
-from engine.toolschema import (
+from engine.spec.metadata import create_sqlite
+from engine.spec.models import DomainSpec, Param, read_spec_data
+from engine.toolschema.tools import (
     STRICT_KEYWORDS,
     annotations,
     args_json_schema,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from engine.errors import SpecError
-from engine.spec import DomainSpec, read_spec_data
-from engine.sqlcheck import (
+from engine.spec.models import DomainSpec, read_spec_data
+from engine.spec.sql import (
     columns_used,
     params_used,
     parse_one_statement,
@@ -21,7 +21,7 @@ from engine.sqlcheck import (
     tables_written,
     tool_output_references,
 )
-from engine.validate import load_spec, validate_spec
+from engine.spec.validate import load_spec, validate_spec
 
 TINY = Path(__file__).resolve().parents[2] / "fixtures" / "domains" / "tiny_shop.yaml"
 

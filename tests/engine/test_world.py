@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import WorldError
-from engine.schema import create_sqlite
-from engine.spec import DomainSpec, read_spec_data
+from engine.spec.metadata import create_sqlite
+from engine.spec.models import DomainSpec, read_spec_data
 from engine.world import World, read_world_files, write_world
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from engine.schema import create_sqlite
-from engine.spec import DomainSpec, read_spec_data
+from engine.spec.metadata import create_sqlite
+from engine.spec.models import DomainSpec, read_spec_data
 from engine.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +91,7 @@ def make_world(spec: DomainSpec | None = None, extra: int = 0) -> World:
 
 def spec_with(spec: DomainSpec, **tools: dict) -> DomainSpec:
     """A copy of ``spec`` with tools added or replaced (plain dicts, no SQL validation)."""
-    from engine.spec import Tool
+    from engine.spec.models import Tool
 
     out = spec.model_copy(deep=True)
     for name, data in tools.items():

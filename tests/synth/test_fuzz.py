@@ -8,9 +8,9 @@ import pytest
 
 from engine.world import World
 from synth.build import build_world
-from synth.fuzz import fuzz_run, fuzz_stateful, replay
-from synth.oracles import FAILURE
-from synth.proctest import load_broken, run_proctest
+from synth.proctest.fuzz import fuzz_run, fuzz_stateful, replay
+from synth.proctest.oracles import FAILURE
+from synth.proctest.run import load_broken, run_proctest
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "fixtures" / "domains" / "tiny_shop.yaml"

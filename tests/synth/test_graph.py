@@ -11,7 +11,7 @@ import networkx as nx
 import pytest
 from typer.testing import CliRunner
 
-from engine.validate import load_spec
+from engine.spec.validate import load_spec
 from synth.cli import app
 from synth.graph import (
     build_graph,

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 import yaml
 
 from engine.errors import MigrationError
-from engine.schema import create_sqlite
-from engine.spec import DomainSpec
+from engine.spec.metadata import create_sqlite
+from engine.spec.models import DomainSpec
 from engine.world import DB_FILE, SPEC_FILE, read_world_files, write_world
-from synth.migrate import (
+from synth.migrate.apply import (
     create_world_db,
     downgrade,
     downgrade_world,

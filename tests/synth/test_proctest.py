@@ -11,17 +11,17 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from engine.argcheck import ArgError, param_check
 from engine.errors import SpecError
-from engine.spec import read_spec_data
-from engine.validate import load_spec
+from engine.runtime.argcheck import ArgError, param_check
+from engine.spec.models import read_spec_data
+from engine.spec.validate import load_spec
 from synth.build import build_world
-from synth.casegen import Sampler
-from synth.casesearch import boundary, out_of_range, wrong_type
-from synth.casestate import construct_state, falsifiable
 from synth.cli import app
-from synth.oracles import Oracle, arg_problem
-from synth.proctest import load_broken, run_proctest, unchecked_spec
+from synth.proctest.casegen import Sampler
+from synth.proctest.casesearch import boundary, out_of_range, wrong_type
+from synth.proctest.casestate import construct_state, falsifiable
+from synth.proctest.oracles import Oracle, arg_problem
+from synth.proctest.run import load_broken, run_proctest, unchecked_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAINS = ROOT / "fixtures" / "domains"

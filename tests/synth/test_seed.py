@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.schema import create_sqlite
-from engine.spec import DomainSpec, read_spec_data
-from engine.validate import load_spec, validate_spec
-from synth.ranges import check_bounds
-from synth.seed import SeedError, plan_counts, seed_database, table_order
-from synth.seed_fills import fill_dependencies, fill_plan
-from synth.values import Pattern
+from engine.spec.metadata import create_sqlite
+from engine.spec.models import DomainSpec, read_spec_data
+from engine.spec.validate import load_spec, validate_spec
+from synth.seed.fills import fill_dependencies, fill_plan
+from synth.seed.ranges import check_bounds
+from synth.seed.seeder import SeedError, plan_counts, seed_database, table_order
+from synth.seed.values import Pattern
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "fixtures" / "domains" / "tiny_shop.yaml"
@@ -135,8 +135,8 @@ def test_bytes_do_not_depend_on_the_process(spec: DomainSpec) -> None:
     """No set iteration or hash order leaks into the rows: other hash seeds, same bytes."""
     code = (
         "import hashlib, sqlite3, sys; sys.path.insert(0, sys.argv[1]);"
-        "from engine.schema import create_sqlite; from engine.spec import DomainSpec, read_spec_data;"
-        "from synth.seed import seed_database;"
+        "from engine.spec.metadata import create_sqlite; from engine.spec.models import DomainSpec, read_spec_data;"
+        "from synth.seed.seeder import seed_database;"
         "s = DomainSpec.model_validate(read_spec_data(sys.argv[2]));"
         "c = sqlite3.connect(':memory:'); create_sqlite(s, c); seed_database(s, c, 5, rows=3000);"
         "print(hashlib.sha256(c.serialize()).hexdigest())"

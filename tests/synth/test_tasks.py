@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from engine.evaluate import evaluate_changes
-from engine.task import Action, Task
-from engine.validate import load_spec
+from engine.reward.evaluate import evaluate_changes
+from engine.spec.task import Action, Task
+from engine.spec.validate import load_spec
 from synth.build import build_world
 from synth.tasks import generate_tasks, quality_report, verify_task
 from synth.tasks import verify as V
@@ -331,7 +331,7 @@ def test_evaluation_uses_only_state_and_answers(twin_world):
 
 # ---- building blocks ----------------------------------------------------------------------------
 def test_schema_finds_the_user_and_what_they_know(world):
-    from synth.tasks.schema import SchemaInfo
+    from synth.tasks.domain import SchemaInfo
 
     info = SchemaInfo(world.spec)
     assert info.user_table == "customers"

@@ -1,0 +1,392 @@
+"""Running one tool call: validate, generate ids, let, preconditions, effects, invariants, result.
+
+Everything a call needs that does not depend on the state is prepared once per tool
+(``PreparedTool``): the argument validator, the SQL texts (each prefixed with a comment
+naming tool and role, so the statement cache never hands one role's statement to another:
+see ``engine.runtime.guard``), the permissions and the invariants the tool's writes can break.
+
+A read-only tool runs under an authorizer that refuses every write, so it needs no
+savepoint. A writing tool runs its effects, the invariant checks and the result query
+inside ``SAVEPOINT``; any failure rolls back to a byte-identical database. Agent input
+never raises: every failure becomes a ``ToolResult`` with ``ok=False``.
+
+Invariant checks cost O(changed rows): only invariants the call touched run, on the keys
+it touched, in one statement (``engine.runtime.invariants``). Generated ids start their candidate
+sequence at the target table's row count, so a call rarely probes more than one candidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from engine.db import q
+from engine.runtime.argcheck import ArgError, compile_params
+from engine.runtime.guard import Guard, Permissions, tool_permissions
+from engine.runtime.invariants import Check, cascade_closure, first_violated, plan_checks
+from engine.runtime.keylog import LogLayout, take_log
+from engine.spec.models import DomainSpec, IdGenerator, Invariant, Tool
+from engine.spec.patterns import compile_pattern
+
+ERROR_TYPES = (
+    "unknown_tool",
+    "invalid_arguments",
+    "precondition_failed",
+    "invariant_violated",
+    "internal",
+)
+MAX_ID_CANDIDATES = 1000
+_SAVEPOINT, _RELEASE, _ROLLBACK_TO, _ROLLBACK = (
+    "/*scaleenv*/ SAVEPOINT scaleenv_call",
+    "/*scaleenv*/ RELEASE scaleenv_call",
+    "/*scaleenv*/ ROLLBACK TO scaleenv_call",
+    "/*scaleenv*/ ROLLBACK",
+)
+_DIGITS, _UPPER = "0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(slots=True)
+class ToolResult:
+    """The outcome of one call. ``result`` is JSON-serialisable; ``message`` explains a failure."""
+
+    ok: bool
+    result: Any = None
+    error_type: str | None = None
+    message: str = ""
+    tool: str = ""
+
+    @property
+    def text(self) -> str:
+        """What an agent is shown: the result as JSON, or ``error_type: message``."""
+        if self.ok:
+            return (
+                self.result
+                if isinstance(self.result, str)
+                else json.dumps(self.result, ensure_ascii=False)
+            )
+        return f"{self.error_type}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "result": self.result,
+            "error_type": self.error_type,
+            "message": self.message,
+            "tool": self.tool,
+        }
+
+
+def failure(tool: str, error_type: str, message: str) -> ToolResult:
+    return ToolResult(False, None, error_type, message, tool)
+
+
+class _Violation(Exception):
+    pass
+
+
+class _Fmt(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    """``template.format_map(values)``; unknown ``{x}`` stay as they are, bad templates verbatim."""
+    try:
+        return template.format_map(_Fmt(values))
+    except Exception:  # a malformed template ("{0}", "{x:>>}") is shown as written
+        return template
+
+
+def truthy(value: Any) -> bool:
+    """SQLite's idea of true: non-zero number (text is read as a number), never NULL."""
+    if value is None:
+        return False
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        try:
+            return float(value.strip()) != 0
+        except ValueError:
+            return False
+    return bool(value)
+
+
+def clean(value: Any) -> Any:
+    """A JSON-safe value: bytes as hex text, non-finite floats as None."""
+    t = type(value)
+    if t is float:
+        return value if math.isfinite(value) else None
+    if t is bytes:
+        return value.hex()
+    return value
+
+
+def id_candidate(domain: str, tool: str, gen: str, counter: int, pattern: str) -> str:
+    """Candidate ``counter`` of a generator (``engine.spec.patterns``: '#' digit, '?' upper letter,
+    '\\' makes the next character literal, others literal).
+
+    Digits come from sha256(f"{domain}\\x1f{tool}\\x1f{gen}\\x1f{counter}"), extended with
+    sha256(previous digest) for patterns with more than 32 placeholders.
+    """
+    fmt, radices = compile_pattern(pattern)
+    digest = hashlib.sha256(f"{domain}\x1f{tool}\x1f{gen}\x1f{counter}".encode()).digest()
+    pool, i, out = digest, 0, []
+    for radix in radices:
+        if i == len(pool):
+            digest = hashlib.sha256(digest).digest()
+            pool, i = digest, 0
+        b = pool[i]
+        i += 1
+        out.append(_DIGITS[b % 10] if radix == 10 else _UPPER[b % 26])
+    return fmt.format(*out)
+
+
+class PreparedTool:
+    """Everything about one tool that does not depend on the database state."""
+
+    __slots__ = (
+        "name", "tool", "validate", "perm_read", "perm_write", "lets", "gens", "pre",
+        "effects", "result", "result_names", "invariants", "inv_sql", "logs", "read_only",
+        "id_probes",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        spec: DomainSpec,
+        name: str,
+        tool: Tool,
+        checks: list[Check],
+        layout: LogLayout | None = None,
+    ):
+        self.name, self.tool = name, tool
+        self.validate = compile_params(tool.params)
+        perm = tool_permissions(spec, name, tool.reads, tool.writes)
+        self.perm_write: Permissions = perm
+        self.perm_read: Permissions = perm.read_only()
+        tag = f"/*{name}:%s*/ "
+        self.lets = [(n, tag % f"let:{n}" + sql) for n, sql in tool.let.items()]
+        self.gens = [(gname, g, id_sql(g), {}) for gname, g in tool.generate.items()]
+        self.id_probes = 0  # candidates tried so far (a test's measure of id generation cost)
+        self.pre = [(tag % f"pre{i}" + p.check, p.error) for i, p in enumerate(tool.preconditions)]
+        self.effects = [
+            (tag % f"fx{i}" + e.sql, None if e.when is None else tag % f"when{i}" + e.when)
+            for i, e in enumerate(tool.effects)
+        ]
+        r = tool.returns
+        self.result = (
+            None if r is None else (tag % "ret" + r.query, r.shape, frozenset(r.json_columns))
+        )
+        self.result_names: tuple[str, ...] | None = None
+        touched = cascade_closure(spec, set(tool.writes))
+        self.invariants = [c for c in checks if c.tables is None or c.tables & touched]
+        self.inv_sql: dict[tuple, str] = {}  # combined checks by shape (engine.runtime.invariants)
+        self.logs = layout is not None and bool(touched & layout.tables)  # writes the call log
+        self.read_only = not tool.effects
+
+
+def invariant_plan(spec: DomainSpec) -> list[tuple[Invariant, str, set[str] | None]]:
+    """Each invariant with its tagged SQL and the tables it reads (None: unknown, always run).
+
+    The full-check view (kept for callers outside the runtime); sessions use
+    ``engine.invariants.plan_checks``, which adds the scopes."""
+    return [
+        (c.inv, c.sql, None if c.tables is None else set(c.tables)) for c in plan_checks(spec)[1]
+    ]
+
+
+def id_sql(g: IdGenerator) -> tuple[str, str]:
+    """The statements of a generator: its start counter (the table's row count) and the
+    probe whether a candidate is already used."""
+    return (
+        f"/*scaleenv:gen*/ SELECT COUNT(*) FROM {q(g.table)}",
+        f"/*scaleenv:gen*/ SELECT 1 FROM {q(g.table)} WHERE {q(g.column)} = ? LIMIT 1",
+    )
+
+
+def new_id(
+    conn: sqlite3.Connection,
+    domain: str,
+    tool: str,
+    gname: str,
+    g: IdGenerator,
+    taken: set[str],
+    sql: tuple[str, str] | None = None,
+    cache: dict[int, str] | None = None,
+) -> tuple[str, int]:
+    """The generated id of ``tool``'s generator ``gname`` on the current state, and the
+    number of candidates tried.
+
+    The first unused candidate from counter ``COUNT(*)`` of the target table on: a pure
+    function of the logical state (gold replay and agents agree), and O(1) expected: each
+    insert moves the start one step, so a new call rarely meets an id it made before."""
+    count_sql, check = sql or id_sql(g)
+    start = conn.execute(count_sql).fetchone()[0]
+    for k in range(start, start + MAX_ID_CANDIDATES):
+        cand = None if cache is None else cache.get(k)
+        if cand is None:
+            cand = id_candidate(domain, tool, gname, k, g.pattern)
+            if cache is not None:
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[k] = cand
+        if cand not in taken and conn.execute(check, (cand,)).fetchone() is None:
+            taken.add(cand)
+            return cand, k - start + 1
+    raise RuntimeError(
+        f"no unused {g.table}.{g.column} for {gname!r} in {MAX_ID_CANDIDATES} candidates "
+        f"of {g.pattern!r} (from counter {start})"
+    )
+
+
+def _fetch_result(conn: sqlite3.Connection, pt: PreparedTool, binds: dict[str, Any]) -> Any:
+    if pt.result is None:
+        return None
+    sql, shape, json_cols = pt.result
+    cur = conn.execute(sql, binds)
+    names = pt.result_names
+    if names is None:
+        names = pt.result_names = tuple(d[0] for d in cur.description or ())
+    if shape == "scalar":
+        row = cur.fetchone()
+        if row is None:
+            return None
+        value = clean(row[0])
+        return _parse_json(value) if names[0] in json_cols else value
+    rows = cur.fetchall() if shape == "list" else [cur.fetchone()]
+    if shape != "list" and rows[0] is None:
+        return None
+    out = []
+    for row in rows:
+        for v in row:
+            t = type(v)
+            if t is bytes or (t is float and not math.isfinite(v)):
+                row = tuple(map(clean, row))
+                break
+        item = dict(zip(names, row, strict=False))
+        for c in json_cols:
+            if c in item:
+                item[c] = _parse_json(item[c])
+        out.append(item)
+    return out if shape == "list" else out[0]
+
+
+def _parse_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _check_invariants(conn: sqlite3.Connection, guard: Guard, pt: PreparedTool, now: str) -> None:
+    """Raise ``_Violation`` for the first invariant the call broke. The call log (emptied
+    here) says which invariants the call touched and on which keys (engine.runtime.invariants)."""
+    guard.internal()
+    logged = take_log(conn) if pt.logs else None
+    guard.invariant()
+    chk = first_violated(conn, pt.invariants, logged, now, pt.inv_sql)
+    if chk is None:
+        return
+    found = chk.violations(conn, logged, now)
+    if found is None:  # pragma: no cover - the combined check just saw a row
+        raise _Violation(f"invariant {chk.inv.name!r} would be violated")
+    names, rows = found
+    inv = chk.inv
+    dicts = [dict(zip(names, map(clean, r), strict=False)) for r in rows[:3]]
+    text = fill(inv.message, dicts[0]) if inv.message else (inv.description or "it must hold")
+    more = f" (and more; first {len(dicts)} shown)" if len(rows) > 3 else ""
+    rows_text = "; ".join(json.dumps(d, ensure_ascii=False, default=str) for d in dicts)
+    raise _Violation(
+        f"invariant {inv.name!r} would be violated: {text} Violating rows: {rows_text}{more}"
+    )
+
+
+def run_tool(
+    conn: sqlite3.Connection,
+    guard: Guard,
+    pt: PreparedTool,
+    args: dict[str, Any],
+    now: str,
+    domain: str,
+) -> ToolResult:
+    """Run one call of ``pt`` with already-parsed ``args``; never raises."""
+    name = pt.name
+    try:
+        binds = pt.validate(args)
+    except ArgError as exc:
+        return failure(name, "invalid_arguments", str(exc))
+    binds["now"] = now
+    opened = nested = False
+    try:
+        if pt.gens:
+            taken: set[str] = set()
+            for gname, g, sql, cache in pt.gens:
+                binds[gname], probes = new_id(conn, domain, name, gname, g, taken, sql, cache)
+                pt.id_probes += probes
+        guard.tool(pt.perm_read)
+        for n, sql in pt.lets:
+            row = conn.execute(sql, binds).fetchone()
+            binds[n] = None if row is None else row[0]
+        for sql, template in pt.pre:
+            cur = conn.execute(sql, binds)
+            row = cur.fetchone()
+            if row is None or not truthy(row[0]):
+                values = dict(binds)
+                if row is not None:
+                    values.update(zip([d[0] for d in cur.description][1:], row[1:], strict=False))
+                return failure(name, "precondition_failed", fill(template, values))
+        if pt.read_only:
+            return ToolResult(True, _fetch_result(conn, pt, binds), None, "", name)
+        guard.internal()
+        nested = conn.in_transaction
+        conn.execute(_SAVEPOINT)
+        opened = True
+        guard.tool(pt.perm_write)
+        before = conn.total_changes
+        for sql, when in pt.effects:
+            if when is not None:
+                row = conn.execute(when, binds).fetchone()
+                if row is None or not truthy(row[0]):
+                    continue
+            conn.execute(sql, binds)
+        if (pt.invariants or pt.logs) and conn.total_changes != before:
+            _check_invariants(conn, guard, pt, now)  # also empties the call log
+        guard.tool(pt.perm_read)
+        result = _fetch_result(conn, pt, binds)
+        guard.internal()
+        conn.execute(_RELEASE)
+        return ToolResult(True, result, None, "", name)
+    except _Violation as exc:
+        out = failure(name, "invariant_violated", str(exc))
+    except sqlite3.Error as exc:
+        if guard.denied:
+            out = failure(name, "internal", f"permission denied: {guard.denied}")
+        else:
+            kind = (
+                "constraint failed" if isinstance(exc, sqlite3.IntegrityError) else "database error"
+            )
+            out = failure(name, "internal", f"{kind}: {exc}")
+    except Exception as exc:  # a bad bind value, an id space exhausted, ...
+        out = failure(name, "internal", f"{type(exc).__name__}: {exc}")
+    finally:
+        guard.internal()
+    if opened:
+        rollback(conn, nested)
+    return out
+
+
+def rollback(conn: sqlite3.Connection, nested: bool = False) -> None:
+    """Undo the call's savepoint. Outermost, a full ROLLBACK: ``ROLLBACK TO`` + ``RELEASE``
+    would commit an empty transaction and bump the file change counter (bytes differ)."""
+    if not conn.in_transaction:
+        return
+    if nested:
+        conn.execute(_ROLLBACK_TO)
+        conn.execute(_RELEASE)
+    else:
+        conn.execute(_ROLLBACK)

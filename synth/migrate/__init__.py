@@ -1,0 +1,3 @@
+"""Migrations: one deterministic Alembic revision chain per world (``revisions``), applied and
+evolved by ``apply`` (``migrate_world``) on SQLite and PostgreSQL.
+"""

@@ -1,0 +1,449 @@
+"""Test cases per tool, generated from the spec and the live database (no hand-written cases).
+
+Valid arguments come from existing rows through lineage: a param's ``references`` (or, if
+none, the column its bind is compared with in the tool's SQL). Params of one call are drawn
+coherently: once a row is chosen, later params prefer rows linked to it through foreign keys
+(a customer's own accounts, an order's own items), so preconditions that tie params together
+pass. Invalid and boundary values are derived from each param's declared type and limits.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import re._parser as sre  # the stdlib regex parser: a value for a ``pattern`` param
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine.db import q
+from engine.runtime.argcheck import DEFAULT_MAX_LENGTH
+from engine.session import Session
+from engine.spec.models import DATE_FMT, DATETIME_FMT, Param
+from synth.proctest.addressing import Ref, bind_lineage, result_anchor
+from synth.proctest.oracles import arg_problem
+
+_CHARS = {
+    sre.CATEGORY_DIGIT: "0123456789",
+    sre.CATEGORY_WORD: "abcxyzABCXYZ0189_",
+    sre.CATEGORY_SPACE: " ",
+    sre.CATEGORY_NOT_DIGIT: "abcXYZ-",
+    sre.CATEGORY_NOT_WORD: "-. ",
+    sre.CATEGORY_NOT_SPACE: "abc019",
+}
+
+
+# ---- values for a regex pattern --------------------------------------------------------------
+def regex_sample(pattern: str, rng: random.Random) -> str | None:
+    """A string matching ``pattern`` (simple patterns: classes, repeats, groups, branches)."""
+    out: list[str] = []
+
+    def emit(items: Any) -> None:
+        for op, av in items:
+            if op is sre.LITERAL:
+                out.append(chr(av))
+            elif op is sre.NOT_LITERAL or op is sre.ANY:
+                out.append("x" if op is sre.ANY or av != ord("x") else "y")
+            elif op is sre.IN:
+                out.append(_class_char(av, rng))
+            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+                lo, hi, sub = av
+                for _ in range(rng.randint(lo, max(lo, min(hi, lo + 3)))):
+                    emit(sub)
+            elif op is sre.SUBPATTERN:
+                emit(av[-1])
+            elif op is sre.BRANCH:
+                emit(rng.choice(av[1]))
+            elif op is not sre.AT:
+                raise ValueError(op)
+
+    try:
+        emit(sre.parse(pattern))
+    except Exception:  # unsupported construct: the caller falls back
+        return None
+    text = "".join(out)
+    return text if re.search(pattern, text) else None
+
+
+def _class_char(items: Any, rng: random.Random) -> str:
+    pool: list[str] = []
+    for op, av in items:
+        if op is sre.LITERAL:
+            pool.append(chr(av))
+        elif op is sre.RANGE:
+            pool += [chr(c) for c in range(av[0], min(av[1], av[0] + 25) + 1)]
+        elif op is sre.CATEGORY:
+            pool += list(_CHARS.get(av, "a"))
+    if items and items[0][0] is sre.NEGATE:
+        return next(c for c in "aZ0_-.x#" if c not in pool)
+    return rng.choice(pool or ["a"])
+
+
+# ---- the sampler -----------------------------------------------------------------------------
+class Sampler:
+    """Draws argument values from the session's current rows (pools cached per column)."""
+
+    def __init__(self, session: Session) -> None:
+        self.s, self.spec = session, session.spec
+        self._pools: dict[tuple[str, str], list[tuple[int, Any]]] = {}
+        self._strata: dict[tuple[str, str], list[list[tuple[int, Any]]]] = {}
+        self._paths: dict[tuple[str, str, int], list[str]] = {}
+        self._anchors: dict[str, str | None] = {}
+        self._lineage: dict[str, dict[str, list[Ref]]] = {}
+        self._depth: dict[str, int] = {}
+        self.hot: dict[str, list[int]] = {}  # table -> rowids changed since the base state
+        self.edges = [
+            (t, c, *col.references.split("."))
+            for t, e in self.spec.entities.items()
+            for c, col in e.columns.items()
+            if col.references
+        ]
+        self.now = datetime.strptime(self.spec.now, DATETIME_FMT)
+
+    def depth(self, table: str, seen: frozenset[str] = frozenset()) -> int:
+        """Longest foreign-key chain above ``table`` (0 for a root table)."""
+        if not seen and table in self._depth:
+            return self._depth[table]
+        ups = [p for c, _, p, _ in self.edges if c == table and p != table and p not in seen]
+        d = 1 + max((self.depth(p, seen | {table}) for p in ups), default=-1)
+        if not seen:
+            self._depth[table] = d
+        return d
+
+    def parents(self, table: str, rid: int) -> list[tuple[str, int]]:
+        """The rows one ``table`` row references."""
+        out = []
+        for c, cc, p, pc in self.edges:
+            if c == table:
+                sql = f"SELECT p.rowid FROM {q(p)} p JOIN {q(c)} c ON c.{q(cc)} = p.{q(pc)} WHERE c.rowid = ?"
+                out += [(p, r[0]) for r in self.s.conn.execute(sql, (rid,))]
+        return out
+
+    def invalidate(self, tables: Any = None) -> None:
+        """Forget pools of ``tables`` (all when None) after the state changed."""
+        if tables is None:
+            self._pools.clear()
+            self._strata.clear()
+        else:
+            for cache in (self._pools, self._strata):
+                for key in [k for k in cache if k[0] in tables]:
+                    del cache[key]
+
+    def lineage(self, name: str) -> dict[str, list[Ref]]:
+        if name not in self._lineage:
+            tool = self.spec.tools[name]
+            found = bind_lineage(self.spec, tool)
+            for pname, p in tool.params.items():
+                ref = p.references or (p.items.references if p.items else None)
+                if ref:  # the declared lineage first, then the columns the SQL compares it to
+                    found[pname] = [(ref, "cmp")] + [r for r in found.get(pname, []) if r[0] != ref]
+            self._lineage[name] = found
+        return self._lineage[name]
+
+    def pool(self, table: str, col: str) -> list[tuple[int, Any]]:
+        key = (table, col)
+        if key not in self._pools:
+            sql = (
+                f"SELECT rowid, {q(col)} FROM {q(table)} WHERE {q(col)} IS NOT NULL ORDER BY rowid"
+            )
+            self._pools[key] = self.s.conn.execute(sql).fetchall()
+        return self._pools[key]
+
+    def _flags(self, table: str) -> list[str]:
+        cols = self.spec.entities[table].columns
+        return [n for n, c in cols.items() if c.type in ("enum", "boolean")]
+
+    def strata(self, table: str, col: str) -> list[list[tuple[int, Any]]]:
+        """The pool of ``table.col`` in groups, one per value of each enum/boolean column of
+        the row and of the rows it references (the cards of closed accounts are a group)."""
+        key = (table, col)
+        if key not in self._strata:
+            flags = self._flags
+            sel, joins = [f"t.{q(n)}" for n in flags(table)], []
+            for i, (_, cc, p, pc) in enumerate(e for e in self.edges if e[0] == table):
+                if flags(p):
+                    joins.append(f"LEFT JOIN {q(p)} p{i} ON p{i}.{q(pc)} = t.{q(cc)}")
+                    sel += [f"p{i}.{q(n)}" for n in flags(p)]
+            sql = (
+                f"SELECT t.rowid, t.{q(col)}, {', '.join(sel) or 'NULL'} FROM {q(table)} t "
+                f"{' '.join(joins)} WHERE t.{q(col)} IS NOT NULL ORDER BY t.rowid"
+            )
+            groups: dict[tuple, list[tuple[int, Any]]] = {}
+            for row in self.s.conn.execute(sql):  # one group per (column, value)
+                for i, v in enumerate(row[2:]):
+                    groups.setdefault((i, v), []).append((row[0], row[1]))
+            self._strata[key] = list(groups.values())
+        return self._strata[key]
+
+    def paths(self, a: str, b: str, hops: int = 2) -> list[str]:
+        """SQL texts (bind: the start rowid) reaching ``b`` rows from one ``a`` row, ≤ ``hops``
+        FK hops, shortest first."""
+        if (a, b, hops) in self._paths:
+            return self._paths[(a, b, hops)]
+        steps = [(c, cc, p, pc) for c, cc, p, pc in self.edges] + [
+            (p, pc, c, cc) for c, cc, p, pc in self.edges
+        ]
+        found: list[list[tuple[str, str, str, str]]] = []
+        frontier: list[list[tuple[str, str, str, str]]] = [[]]
+        for _ in range(hops):
+            nxt = []
+            for path in frontier:
+                at = path[-1][2] if path else a
+                for st in steps:
+                    if st[0] == at:
+                        nxt.append([*path, st])
+            found += [p for p in nxt if p[-1][2] == b]
+            frontier = nxt
+        sqls = []
+        for path in found[:12]:
+            joins = "".join(
+                f" JOIN {q(t)} t{i + 1} ON t{i}.{q(fc)} = t{i + 1}.{q(tc)}"
+                for i, (_, fc, t, tc) in enumerate(path)
+            )
+            sqls.append(
+                f"SELECT t{len(path)}.rowid, t{len(path)}.%s FROM {q(a)} t0{joins} WHERE t0.rowid = ?"
+            )
+        self._paths[(a, b, hops)] = sqls
+        return sqls
+
+    def related(self, table: str, col: str, chosen: list, rng: random.Random) -> list | None:
+        options = [(None, rid) for t, rid in chosen if t == table]
+        options += [(sql, rid) for t, rid in chosen for sql in self.paths(t, table)]
+        if not options or rng.random() < 0.15:
+            return None
+        for _ in range(2):
+            sql, rid = rng.choice(options)
+            if sql is None:
+                rows = self.s.conn.execute(
+                    f"SELECT rowid, {q(col)} FROM {q(table)} WHERE rowid = ?", (rid,)
+                ).fetchall()
+            else:
+                rows = self.s.conn.execute(
+                    (sql % q(col)) + " ORDER BY 1 LIMIT 64", (rid,)
+                ).fetchall()
+            rows = [r for r in rows if r[1] is not None]
+            if rows:
+                return rows
+        return None
+
+    # ---- valid arguments -------------------------------------------------------------------
+    def valid_args(
+        self, name: str, rng: random.Random, base: dict | None = None, vary: set[str] | None = None
+    ) -> dict[str, Any]:
+        """Arguments drawn from the live rows; with ``base``, only ``vary`` params are redrawn."""
+        tool = self.spec.tools[name]
+        lin = self.lineage(name)
+        names = list(tool.params)
+        roll = rng.random()
+        if roll < 0.6:  # the most specific rows first: the rest follow from them up the FKs
+            names.sort(key=lambda n: -self.depth(lin[n][0][0].split(".")[0]) if n in lin else 1)
+        elif roll < 0.8:
+            rng.shuffle(names)
+        chosen: list[tuple[str, int]] = []
+        n = rng.choice((1, 1, 1, 2, 3))
+        args: dict[str, Any] = {}
+        if base is not None:
+            vary = vary or set()
+            for k, v in base.items():
+                if k not in vary:
+                    args[k] = v
+                    self._anchor(lin.get(k, []), v, chosen)
+        for pname in names:
+            p = tool.params[pname]
+            if pname in args or (base is not None and pname not in (vary or ())):
+                continue
+            if not p.required and rng.random() < (0.5 if base is None else 0.3):
+                continue
+            v = self.value(p, lin.get(pname, []), chosen, rng, n)
+            if v is not None:
+                args[pname] = v
+        return args
+
+    def joint_args(self, name: str, rng: random.Random) -> dict[str, Any]:
+        """Arguments all taken from one row of the table the tool's result query finds, or
+        from rows joined to it (one order's user, status and an item's product name): a
+        search made of one row's values must find that row, whatever its filters are."""
+        if name not in self._anchors:
+            self._anchors[name] = result_anchor(self.spec, self.spec.tools[name])
+        anchor = self._anchors[name]
+        first = next(iter(self.spec.entities[anchor].columns)) if anchor else ""
+        rows = self.pool(anchor, first) if anchor else []
+        if not rows:
+            return self.valid_args(name, rng)
+        group = rng.choice(self.strata(anchor, first)) if rng.random() < 0.5 else rows
+        rid = rng.choice(group or rows)[0]
+        args: dict[str, Any] = {}
+        picked = {anchor: rid}  # table -> the row values came from: one row per table
+        for pname, p in self.spec.tools[name].params.items():
+            refs = self.lineage(name).get(pname, [])
+            if not p.required and (not refs or rng.random() < 0.3):
+                continue
+            many = p.type == "array" and p.items is not None
+            k = max(p.min_items or 1, min(rng.choice((1, 1, 2)), p.max_items or 2)) if many else 1
+            vals = self._joined(p.items if many and p.items else p, refs, anchor, picked, rng, k)
+            if vals is not None:
+                args[pname] = vals if many else vals[0]
+            elif p.required:
+                args[pname] = self.value(p, refs, [(anchor, rid)], rng, k)
+        return args
+
+    def _joined(
+        self, p: Param, refs: list[Ref], anchor: str, picked: dict[str, int], rng: random.Random,
+        k: int,
+    ) -> list | None:  # fmt: skip
+        """``k`` values of ``p`` from rows already ``picked`` (the anchor row first), else from
+        the nearest rows joined to the anchor row (recorded in ``picked``)."""
+        for ref, op in sorted(refs, key=lambda r: r[0].split(".")[0] not in picked):
+            table, col = ref.split(".")
+            if col not in getattr(self.spec.entities.get(table), "columns", {}):
+                continue
+            if table in picked:
+                sqls, start = [f"SELECT rowid, %s FROM {q(table)} WHERE rowid = ?"], picked[table]
+            else:
+                sqls, start = self.paths(anchor, table, 3), picked[anchor]
+            for sql in sqls:
+                found = self.s.conn.execute((sql % q(col)) + " ORDER BY 1 LIMIT 64", (start,))
+                vals: list[Any] = []
+                for rowid, raw in rng.sample(rows := found.fetchall(), len(rows)):
+                    v = None if raw is None else coerce(p, raw, op, rng)
+                    if v is not None and v not in vals and not arg_problem(p, v):
+                        vals.append(v)
+                        picked.setdefault(table, rowid)
+                    if len(vals) == k:
+                        break
+                if vals:
+                    return vals
+        return None
+
+    def _anchor(self, refs: list[Ref], v: Any, chosen: list) -> None:
+        """Add the rows a kept argument names (each item of an array) to ``chosen``."""
+        if not refs or isinstance(v, dict) or refs[0][1] != "cmp":
+            return
+        t, c = refs[0][0].split(".")
+        for x in v[:3] if isinstance(v, list) else [v]:
+            if isinstance(x, list | dict):
+                continue
+            row = self.s.conn.execute(
+                f"SELECT rowid FROM {q(t)} WHERE {q(c)} = ? LIMIT 1", (x,)
+            ).fetchone()
+            if row:
+                chosen += [(t, row[0]), *self.parents(t, row[0])]
+
+    def value(self, p: Param, refs: list[Ref], chosen: list, rng: random.Random, n: int) -> Any:
+        if p.type == "array":
+            assert p.items is not None
+            k = max(p.min_items or 1, min(n, p.max_items or n))
+            vals = self.from_lineage(p.items, refs, chosen, rng, k) if refs else None
+            if not vals or len(vals) < (p.min_items or 1):
+                vals = list(dict.fromkeys(self.generic(p.items, rng) for _ in range(k)))
+            return vals
+        if p.type == "boolean" or (p.type == "enum" and (not refs or rng.random() < 0.5)):
+            return rng.choice(p.values or [True, False])
+        if refs and rng.random() < 0.9:
+            vals = self.from_lineage(p, refs, chosen, rng, 1)
+            if vals:
+                return vals[0]
+        return self.generic(p, rng)
+
+    def from_lineage(
+        self, p: Param, refs: list[Ref], chosen: list, rng: random.Random, k: int
+    ) -> list | None:
+        ref, op = rng.choice(refs)
+        table, col = ref.split(".")
+        ent = self.spec.entities.get(table)
+        if ent is None or col not in ent.columns:
+            return None
+        rows = self.related(table, col, chosen, rng)
+        if rows is None and self.hot.get(table) and rng.random() < 0.35:  # rows a walk touched
+            marks = ", ".join("?" for _ in self.hot[table])
+            sql = f"SELECT rowid, {q(col)} FROM {q(table)} WHERE rowid IN ({marks}) AND {q(col)} IS NOT NULL"
+            rows = self.s.conn.execute(sql, self.hot[table]).fetchall()
+        if rows is None and rng.random() < 0.4:  # a rare kind of row as likely as a common one
+            rows = rng.choice(self.strata(table, col) or [[]])
+        rows = rows or self.pool(table, col)
+        if not rows:
+            return None
+        picks = rng.sample(rows, min(len(rows), k * 3))
+        out, seen = [], set()
+        for rid, raw in picks:
+            v = coerce(p, raw, op, rng)
+            key = json.dumps(v, default=str)
+            if v is None or key in seen or arg_problem(p, v):
+                continue
+            seen.add(key)
+            out.append(v)
+            chosen.append((table, rid))
+            chosen += self.parents(table, rid)
+            if len(out) == k:
+                break
+        return out or None
+
+    def generic(self, p: Param, rng: random.Random) -> Any:
+        """A plausible in-range value with no lineage (ids made from the pattern)."""
+        if p.type in ("integer", "number"):
+            lo = p.minimum if p.minimum is not None else 0
+            hi = p.maximum if p.maximum is not None else max(lo, 0) + 100
+            cands = [c for c in (lo, lo + 1, 1, 2, 5, 10, 25, 50, 100) if lo <= c <= hi] or [lo]
+            v = rng.choice(cands)
+            return int(v) if p.type == "integer" else float(round(v, 2))
+        if p.type == "boolean":
+            return rng.random() < 0.5
+        if p.type == "enum":
+            return rng.choice(p.values or [None])
+        if p.type in ("date", "datetime"):
+            t = self.now + timedelta(days=rng.randint(-30, 30), hours=rng.randint(-12, 12))
+            return t.strftime(DATE_FMT if p.type == "date" else DATETIME_FMT)
+        if p.type == "array":
+            assert p.items is not None
+            return [self.generic(p.items, rng) for _ in range(max(1, p.min_items or 1))]
+        if p.pattern:
+            v = regex_sample(p.pattern, rng)
+            if v is not None and not arg_problem(p, v):
+                return v
+        text = f"Procedural test {rng.randint(1, 999)}"
+        text = text[: p.max_length or DEFAULT_MAX_LENGTH]
+        return text + "x" * max(0, (p.min_length or 0) - len(text))
+
+    # ---- invalid and boundary values ---------------------------------------------------------
+    def missing_value(self, p: Param, refs: list[Ref], rng: random.Random) -> Any:
+        """A value of the param's type that no row holds in its lineage column (or None)."""
+        if p.type == "array" and p.items is not None:
+            item = self.missing_value(p.items, refs, rng)
+            return None if item is None or (p.min_items or 0) > 1 else [item]
+        if not refs or p.type not in ("string", "integer", "date"):
+            return None
+        table, col = refs[0][0].split(".")
+        present = {v for _, v in self.pool(table, col)}
+        for i in range(20):
+            if p.type == "integer":
+                v: Any = max([x for x in present if isinstance(x, int)] or [0]) + 1000 + i
+            elif p.type == "date":
+                v = f"{1901 + i:04d}-01-01"
+            else:
+                v = (regex_sample(p.pattern, rng) if p.pattern else None) or f"ZZ-missing-{i}"
+            if v not in present and not arg_problem(p, v):
+                return v
+        return None
+
+
+def coerce(p: Param, raw: Any, op: str, rng: random.Random) -> Any:
+    """A stored value as an argument of ``p``'s type (a word of it for LIKE), or None."""
+    t = p.type
+    if t in ("string", "enum") and op == "like" and isinstance(raw, str):
+        words = [w for w in re.findall(r"\w+", raw) if len(w) >= max(1, p.min_length or 1)]
+        raw = rng.choice(words) if words else raw
+    if t == "string":
+        return raw if isinstance(raw, str) else str(raw)
+    if t == "enum":
+        return raw if raw in (p.values or []) else None
+    if t == "integer":
+        return raw if type(raw) is int else None
+    if t == "number":
+        return raw if type(raw) in (int, float) else None
+    if t == "boolean":
+        return bool(raw) if raw in (0, 1) else None
+    if t == "date" and isinstance(raw, str):
+        return raw[:10]
+    if t == "datetime" and isinstance(raw, str):
+        return raw if len(raw) > 10 else raw + " 00:00:00"
+    return None

@@ -1,0 +1,388 @@
+"""States for test cases: rows updated in place, and states reached by running tools.
+
+Seeded data does not hold every state a precondition talks about (an account with a zero
+balance, a transfer made in the last 30 minutes). Two ways to get there, both replayable:
+``construct_state`` updates rows the call addresses (one column, or two numeric columns
+shifted together so ledger-style invariants keep holding) and keeps only states in which
+every invariant holds; ``States`` runs seeded random walks of valid calls of the write
+tools, the way agents would change the world.
+
+When neither reaches a state where a precondition fires, ``falsifiable`` decides between
+"hard to reach" and "never fires": it runs the check alone with free bind values, then with
+one column it reads set to another value of its declared domain. Only a check true for all
+of these (a tautology, like ``status IN`` every member of the enum) never fires.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from engine.db import q
+from engine.runtime.call import truthy
+from engine.spec.sql import parse_one_statement, result_lineage, tables_read
+from synth.proctest.addressing import key_columns, read_columns
+from synth.proctest.casegen import Sampler
+from synth.proctest.oracles import Oracle
+
+MAX_ROWS = 40
+
+
+def apply_setup(conn: sqlite3.Connection, setup: list[dict[str, Any]]) -> None:
+    """Apply a case's row updates (the session's runtime must be idle: internal mode)."""
+    for st in setup:
+        sets = ", ".join(f"{q(c)} = ?" for c in st["set"])
+        where = " AND ".join(f"{q(c)} = ?" for c in st["key"])
+        conn.execute(
+            f"UPDATE {q(st['table'])} SET {sets} WHERE {where}",
+            [*st["set"].values(), *st["key"].values()],
+        )
+
+
+def param_values(binds: dict[str, Any], names: Any) -> list[Any]:
+    """The ids a call names: its params' values (array items included)."""
+    out: list[Any] = []
+    for k in names:
+        v = binds.get(k)
+        if isinstance(v, str) and v.startswith("["):
+            try:
+                out += [x for x in json.loads(v) if isinstance(x, str | int)]
+                continue
+            except ValueError:
+                pass
+        if isinstance(v, str | int) and not isinstance(v, bool):
+            out.append(v)
+    return list(dict.fromkeys(out))
+
+
+def rows_near(
+    oracle: Oracle, sampler: Sampler, vals: list[Any], tables: set[str] | None
+) -> list[tuple[str, int]]:
+    """Rows whose key or foreign-key columns hold one of ``vals``, their parents, and the
+    children of those rows (restricted to ``tables`` when given)."""
+    spec, conn = oracle.spec, oracle.s.conn
+    if not vals:
+        return []
+    marks = ", ".join("?" for _ in vals)
+    seeds: list[tuple[str, int]] = []
+    for table in spec.entities:
+        for col in key_columns(spec, table):
+            sql = f"SELECT rowid FROM {q(table)} WHERE {q(col)} IN ({marks}) ORDER BY rowid LIMIT 3"
+            seeds += [(table, r[0]) for r in conn.execute(sql, vals)]
+    near = list(seeds)
+    for table, rid in seeds:
+        near += sampler.parents(table, rid)
+    for table, rid in list(dict.fromkeys(near)):
+        for c, cc, p, pc in sampler.edges:
+            if p == table and (tables is None or c in tables):
+                sql = f"SELECT c.rowid FROM {q(c)} c JOIN {q(p)} p ON c.{q(cc)} = p.{q(pc)} WHERE p.rowid = ? ORDER BY c.rowid LIMIT 3"
+                near += [(c, r[0]) for r in conn.execute(sql, (rid,))]
+    near = [r for r in dict.fromkeys(near) if tables is None or r[0] in tables][:MAX_ROWS]
+    for table in sorted(tables or ()):  # rows to re-link: one per value of each enum column
+        for cname, col in spec.entities[table].columns.items():
+            if col.type in ("enum", "boolean"):
+                sql = f"SELECT MIN(rowid) FROM {q(table)} GROUP BY {q(cname)} ORDER BY 1 LIMIT 6"
+                near += [(table, r[0]) for r in conn.execute(sql) if (table, r[0]) not in near]
+    return near
+
+
+def column_values(oracle: Oracle, table: str, cname: str, cur: Any, vals: list[Any]) -> list:
+    """Values to try in one column: other enum members, 0 and limits, far dates, '' and NULL;
+    for a foreign key the ids the call names that exist in the parent table."""
+    col = oracle.spec.entities[table].columns[cname]
+    if col.primary_key:
+        return []
+    if col.references:
+        pt, pc = col.references.split(".")
+        sql = f"SELECT 1 FROM {q(pt)} WHERE {q(pc)} = ?"
+        return [v for v in vals if v != cur and oracle.s.conn.execute(sql, (v,)).fetchone()][:4]
+    out: list[Any] = []
+    if col.type == "enum":
+        out = list(col.values or [])
+    elif col.type == "boolean":
+        out = [0 if cur else 1]
+    elif col.type in ("integer", "decimal"):
+        out = [0, col.minimum, col.maximum, -1, 10**6]
+    elif col.type in ("date", "datetime"):
+        now = oracle.spec.now
+        out = ["2000-01-01", "2099-12-31", now[:10], "2024-01-01"]
+        out = [v + (" 00:00:00" if col.type == "datetime" else "") for v in out]
+        out += [now] if col.type == "datetime" else []
+    elif col.type in ("string", "text"):
+        out = [""]
+    if col.nullable:
+        out.append(None)
+    return [v for v in dict.fromkeys(out) if v is not None or col.nullable if v != cur]
+
+
+def _numeric(oracle: Oracle, table: str) -> list[str]:
+    cols = oracle.spec.entities[table].columns
+    return [
+        c
+        for c, col in cols.items()
+        if col.type in ("integer", "decimal") and not col.primary_key and not col.references
+    ]
+
+
+def construct_state(
+    oracle: Oracle, sampler: Sampler, name: str, args: dict[str, Any], goal: Callable[[int], bool],
+    *, tables: set[str] | None = None, rounds: int = 1, start: int = -1,
+    columns: set[tuple[str | None, str]] | None = None,
+) -> list[dict[str, Any]] | None:  # fmt: skip
+    """Row updates after which ``goal(first_failing(args))`` holds and every invariant too.
+
+    With ``rounds`` > 1 it climbs: an update that gets further through the preconditions
+    than ``start`` is kept and the search goes on from there.
+    """
+    s = oracle.s
+    home = s.snapshot()
+    tool = oracle.spec.tools[name]
+    setup: list[dict[str, Any]] = []
+    best = start
+
+    def want(j: int) -> bool:  # the goal, or when climbing any step further
+        return goal(j) or (rounds > 1 and j > best)
+
+    try:
+        for _ in range(rounds):
+            try:
+                binds = oracle.binds(name, args)
+            except Exception:  # noqa: BLE001 - lets that fail on this state: nothing to build on
+                return None
+            vals = param_values(binds, list(tool.params) + list(tool.generate))
+            step = None
+            for table, rid in rows_near(oracle, sampler, vals, tables):
+                ent = oracle.spec.entities[table]
+                row = s.conn.execute(f"SELECT * FROM {q(table)} WHERE rowid = ?", (rid,)).fetchone()
+                cur = dict(zip(ent.columns, row, strict=False))
+                key = {c: cur[c] for c in ent.primary_key} or {"rowid": rid}
+                for cname in ent.columns:
+                    if columns is not None and not {(table, cname), (None, cname)} & columns:
+                        continue
+                    for val in column_values(oracle, table, cname, cur[cname], vals):
+                        changes = [{cname: val}]
+                        num = (int, float)
+                        if (
+                            cname in _numeric(oracle, table)
+                            and isinstance(cur[cname], num)
+                            and isinstance(val, num)
+                        ):
+                            delta = val - cur[cname]
+                            changes += [
+                                {cname: val, c2: round(cur[c2] + delta, 6)}
+                                for c2 in _numeric(oracle, table)
+                                if c2 != cname and isinstance(cur[c2], int | float)
+                            ]
+                        for sets in changes:
+                            st = {"table": table, "key": key, "set": sets}
+                            k, bad = _probe(oracle, name, args, st, want)
+                            if want(k) and bad:  # an invariant ties other columns of the row
+                                k, st = _coupled(oracle, name, args, st, cur, vals, bad, want)
+                                bad = []
+                            clean = want(k) and bad == []
+                            if clean and goal(k):
+                                return [*setup, st]
+                            if clean and step is None:
+                                step, best = st, k
+            if step is None:
+                return None
+            setup.append(step)
+            apply_setup(s.conn, [step])
+        return None
+    finally:
+        s.restore(home)
+
+
+def _probe(
+    oracle: Oracle, name: str, args: dict[str, Any], st: dict[str, Any], want: Callable
+) -> tuple[int, list[str] | None]:
+    """First failing precondition after update ``st`` (undone after) and, when ``want`` it,
+    the invariants the update broke; (-1, None) when SQLite refuses the update."""
+    conn = oracle.s.conn
+    conn.execute("SAVEPOINT scaleenv_probe")
+    try:
+        apply_setup(conn, [st])
+        k = oracle.first_failing(name, args)
+        return k, oracle.violations({st["table"]}) if want(k) else None
+    except sqlite3.Error:
+        return -1, None
+    finally:
+        conn.execute("ROLLBACK TO scaleenv_probe")
+        conn.execute("RELEASE scaleenv_probe")
+
+
+def _coupled(
+    oracle: Oracle, name: str, args: dict[str, Any], st: dict[str, Any], cur: dict[str, Any],
+    vals: list[Any], bad: list[str], want: Callable[[int], bool],
+) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    """``st`` plus one more column of the same row, read by the invariants it broke, set so
+    that they hold again and ``want`` still does (a variant made unavailable gets stock 0);
+    (-1, st) when no such column value exists."""
+    table, spec = st["table"], oracle.spec
+    sqls = [inv.violations for inv in spec.invariants if inv.name in bad]
+    cols = read_columns(spec, sqls)
+    for cname in spec.entities[table].columns:
+        if cname in st["set"] or not {(table, cname), (None, cname)} & cols:
+            continue
+        for val in column_values(oracle, table, cname, cur[cname], vals):
+            both = {**st, "set": {**st["set"], cname: val}}
+            k, still = _probe(oracle, name, args, both, want)
+            if still == [] and want(k):
+                return k, both
+    return -1, st
+
+
+def falsifiable(
+    oracle: Oracle, sampler: Sampler, name: str, k: int, calls: list[dict[str, Any]],
+    rng: random.Random, tries: int = 2000,
+) -> dict[str, Any] | None:  # fmt: skip
+    """Bind values for which precondition ``k``'s check, run on its own over the current
+    rows, returns a row whose first column is false (None if no such values were found).
+
+    Binds are free here: params, lets and generated ids each take values seen in the
+    search, values of their lineage columns, or extremes (arrays: JSON lists of those).
+    Failing that, one column of a row the check reads takes other values of its declared
+    domain (``_false_by_column``). A check never false either way is a tautology: the
+    precondition never fires.
+    """
+    tool = oracle.spec.tools[name]
+    seen: list[dict[str, Any]] = []
+    for args in calls[:12]:
+        try:
+            seen.append(oracle.binds(name, args))
+        except Exception:  # noqa: BLE001 - a call whose binds fail adds no candidates
+            continue
+    names = [*tool.params, *tool.generate, *tool.let, "now"]
+    extremes = [0, 1, -1, 10**6, -(10**6), "", "zz-none", None, oracle.spec.now]
+    refs = {n: [r for r, _ in sampler.lineage(name).get(n, [])[:2]] for n in tool.params}
+    for n, sql in tool.let.items():  # a let's lineage: the column its query selects
+        lin = list(result_lineage(sql, oracle.spec).values())[:1]
+        refs[n] = lin
+    cands: dict[str, list[Any]] = {}
+    for n in names:
+        vals = [b[n] for b in seen if n in b]
+        items: list[Any] = []
+        for ref in refs.get(n, []):
+            t, col = ref.split(".")
+            pool = sampler.pool(t, col)
+            items += [v for _, v in rng.sample(pool, min(30, len(pool)))]
+            items += [rng.choice(group)[1] for group in sampler.strata(t, col)]  # every kind
+        if n in tool.params and tool.params[n].type == "array":  # bound as JSON text
+            pairs = zip(items, [*items[1:], *items[:1]], strict=True)
+            vals += [json.dumps(x) for v, w in pairs for x in ([v], [v, v], [v, w])]
+            vals += ["[]", None]
+        else:
+            vals += items
+            kinds = {_kind(v) for v in vals if v is not None}
+            vals += [x for x in extremes if x is None or not kinds or _kind(x) in kinds]
+        cands[n] = list(dict.fromkeys(json.dumps(v) for v in vals))
+    check = tool.preconditions[k].check
+    for _ in range(tries):
+        base = rng.choice(seen) if seen else {}
+        binds = {
+            n: base[n] if n in base and rng.random() < 0.3 else json.loads(rng.choice(cands[n]))
+            for n in names
+        }
+        try:
+            row = oracle.s.conn.execute(check, binds).fetchone()
+        except Exception:  # noqa: BLE001 - values of the wrong kind for this SQL
+            continue
+        if row is not None and not truthy(row[0]):
+            return {n: binds[n] for n in names if n != "now"}
+    return _false_by_column(oracle, sampler, check, seen[:4], names)
+
+
+def _false_by_column(
+    oracle: Oracle, sampler: Sampler, check: str, seen: list[dict[str, Any]], names: list[str]
+) -> dict[str, Any] | None:
+    """Binds of a searched call and one column of a row the check reads set to another
+    value of its declared domain, for which the check is false (None: a tautology over the
+    declared domains). Such a state may take several coupled changes (an account emptied,
+    its cards blocked and then closed), more than ``construct_state`` makes."""
+    conn, spec = oracle.s.conn, oracle.spec
+    cols = read_columns(spec, [check])
+    try:
+        tables = set(tables_read(parse_one_statement(check)))
+    except ValueError:
+        return None
+    for binds in seen:
+        vals = param_values(binds, names)
+        for table, rid in rows_near(oracle, sampler, vals, tables):
+            ent = spec.entities[table]
+            row = conn.execute(f"SELECT * FROM {q(table)} WHERE rowid = ?", (rid,)).fetchone()
+            cur = dict(zip(ent.columns, row, strict=False))
+            for cname in ent.columns:
+                if not {(table, cname), (None, cname)} & cols:
+                    continue
+                for val in column_values(oracle, table, cname, cur[cname], vals):
+                    conn.execute("SAVEPOINT scaleenv_probe")
+                    try:
+                        sql = f"UPDATE {q(table)} SET {q(cname)} = ? WHERE rowid = ?"
+                        conn.execute(sql, (val, rid))
+                        got = conn.execute(check, binds).fetchone()
+                    except sqlite3.Error:
+                        got = None
+                    finally:
+                        conn.execute("ROLLBACK TO scaleenv_probe")
+                        conn.execute("RELEASE scaleenv_probe")
+                    if got is not None and not truthy(got[0]):
+                        shown = {n: binds[n] for n in names if n != "now" and n in binds}
+                        return {**shown, f"{table}.{cname}": val}
+    return None
+
+
+def _kind(v: Any) -> str:
+    return "number" if isinstance(v, int | float) and not isinstance(v, bool) else type(v).__name__
+
+
+class States:
+    """The base state and, computed on first use, states after random walks of valid calls."""
+
+    def __init__(self, oracle: Oracle, sampler: Sampler, base: bytes, seed: int) -> None:
+        self.oracle, self.sampler, self.base, self.seed = oracle, sampler, base, seed
+        self._walks: list[tuple[bytes, list[dict[str, Any]], dict[str, list[int]]]] | None = None
+
+    def walks(self, n: int = 2, attempts: int = 150) -> list[tuple[bytes, list, dict]]:
+        """``n`` states, each after ``attempts`` more tries of valid write calls."""
+        if self._walks is None:
+            s, spec = self.oracle.s, self.oracle.spec
+            rng = random.Random(f"walk:{self.seed}")
+            writers = [t for t, tool in spec.tools.items() if tool.writes]
+            s.restore(self.base)
+            calls: list[dict[str, Any]] = []
+            self._walks = []
+            for _ in range(n if writers else 0):
+                for _ in range(attempts):
+                    name = rng.choice(writers)
+                    args = self.sampler.valid_args(name, rng)
+                    if self.oracle.first_failing(name, args) != len(spec.tools[name].preconditions):
+                        continue
+                    if s.call(name, args).ok:
+                        calls.append({"tool": name, "args": args})
+                        self.sampler.invalidate(spec.tools[name].writes)
+                hot: dict[str, list[int]] = {}
+                for ch in s.changes():
+                    if ch.after is not None:
+                        where = " AND ".join(f"{q(c)} = ?" for c in ch.key)
+                        row = s.conn.execute(
+                            f"SELECT rowid FROM {q(ch.table)} WHERE {where}", list(ch.key.values())
+                        ).fetchone()
+                        hot.setdefault(ch.table, []).extend(row or [])
+                self._walks.append((s.snapshot(), list(calls), hot))
+            s.restore(self.base)
+            self.sampler.invalidate()
+        return self._walks
+
+    def snapshot(self, index: int) -> bytes:
+        return self.base if index == 0 else self.walks()[index - 1][0]
+
+    def enter(self, index: int) -> None:
+        self.oracle.s.restore(self.snapshot(index))
+        self.sampler.invalidate()
+        self.sampler.hot = {} if index == 0 else self.walks()[index - 1][2]
+
+    def prelude(self, index: int) -> list[dict[str, Any]]:
+        return [] if index == 0 else self.walks()[index - 1][1]
