@@ -1,0 +1,238 @@
+"""One DuckDB connection over many worlds: data tables, per-world schemas, catalog views.
+
+Layout of the connection:
+
+* ``main.<table>``: every world's rows of that table, with a leading ``world`` column
+  (columns unioned by name across worlds; conflicting types become text).
+* ``"<world>".<table>``: one schema per world with views of its own rows (created up to
+  ``schemas_limit`` worlds: DuckDB creates a view in ~0.3 ms, too slow for thousands).
+* ``meta.*``: worlds, tables, columns, tools, tasks, task_actions, subgoals, proctest,
+  edges, trajectories, steps, first_failures and, when the synthesis runner left one,
+  synth_catalog.
+
+SQLite is read through Python's sqlite3 into Arrow: DuckDB's SQLite extension would be
+downloaded at run time, so extension autoinstall and autoload are off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine.analysis.reader import WorldData, find_worlds, read_world
+from engine.analysis.records import catalog_tables
+from engine.analysis.trajectories import load_trajectories
+from engine.errors import ScaleEnvError, WorldError
+
+RESERVED = {"main", "meta", "temp", "system", "information_schema", "pg_catalog"}
+CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def q(name: str) -> str:
+    """A quoted DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Analysis:
+    """An open DuckDB connection over worlds; ``sql`` returns rows, ``df`` a DataFrame."""
+
+    con: duckdb.DuckDBPyConnection
+    worlds: list[str]
+    schemas: dict[str, str] = field(default_factory=dict)  # world -> its schema, if created
+    roots: list[Path] = field(default_factory=list)
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(query, params or []).fetchall()
+
+    def df(self, query: str, params: Sequence[Any] | None = None) -> Any:
+        """A pandas DataFrame (pandas comes with the ``analysis`` extra)."""
+        return self.con.execute(query, params or []).df()
+
+    def scalar(self, query: str, params: Sequence[Any] | None = None) -> Any:
+        row = self.con.execute(query, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Analysis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _unified_type(types: list[pa.DataType]) -> pa.DataType:
+    distinct = {t for t in types if not pa.types.is_null(t)}
+    if not distinct:
+        return pa.string()
+    if len(distinct) == 1:
+        return distinct.pop()
+    if all(pa.types.is_integer(t) or pa.types.is_boolean(t) for t in distinct):
+        return pa.int64()
+    if all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in distinct):
+        return pa.float64()
+    return pa.string()
+
+
+def union_tables(parts: list[tuple[str, pa.Table]]) -> pa.Table:
+    """One table with a leading ``world`` column from per-world tables of one name."""
+    names: dict[str, list[pa.DataType]] = {}
+    for _, t in parts:
+        for f in t.schema:
+            names.setdefault(f.name, []).append(f.type)
+    names.pop("world", None)  # a world's own ``world`` column would clash; the label wins
+    schema = pa.schema(
+        [("world", pa.string())] + [(n, _unified_type(ts)) for n, ts in names.items()]
+    )
+    out = []
+    for world, t in parts:
+        cols = [pa.array([world] * t.num_rows, pa.string())]
+        for f in schema:
+            if f.name == "world":
+                continue
+            if f.name in t.column_names:
+                col = t.column(f.name)
+                if col.type != f.type:
+                    col = _text(col) if pa.types.is_string(f.type) else col.cast(f.type)
+                cols.append(col)
+            else:
+                cols.append(pa.nulls(t.num_rows, f.type))
+        out.append(pa.table(cols, schema=schema))
+    return pa.concat_tables(out)
+
+
+def _text(col: pa.ChunkedArray) -> pa.Array:
+    return pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
+
+
+def world_names(paths: list[Path], roots: list[Path]) -> list[str]:
+    """Directory names, or paths relative to their root where two worlds share a name."""
+    base = [p.name for p in paths]
+    dup = {n for n in base if base.count(n) > 1}
+    names = []
+    for p, n in zip(paths, base, strict=True):
+        if n in dup:
+            root = next((r for r in roots if p.is_relative_to(r) and p != r), p.parent)
+            n = p.relative_to(root).as_posix()
+        names.append(n)
+    if len(set(names)) != len(names):
+        raise WorldError("two worlds resolve to the same name: " + ", ".join(sorted(names)))
+    return names
+
+
+def _synth_catalog(roots: list[Path]) -> pa.Table | None:
+    """The synthesis runner's catalog (``catalog.parquet`` or ``catalog.json``), if any."""
+    for root in roots:
+        if (root / "catalog.parquet").is_file():
+            return pq.read_table(root / "catalog.parquet")
+        path = root / "catalog.json"
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise ScaleEnvError(f"{path}: not valid JSON ({exc})") from exc
+            if isinstance(data, dict):
+                data = data.get("worlds", list(data.values()))
+            rows = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+            flat = [
+                {
+                    k: json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v
+                    for k, v in r.items()
+                }
+                for r in rows
+            ]
+            try:
+                return pa.Table.from_pylist(flat) if flat else None
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return pa.Table.from_pylist(
+                    [{k: None if v is None else str(v) for k, v in r.items()} for r in flat]
+                )
+    return None
+
+
+def _load(con: duckdb.DuckDBPyConnection, target: str, table: pa.Table) -> None:
+    con.register("_arrow_in", table)
+    try:
+        con.execute(f"CREATE TABLE {target} AS SELECT * FROM _arrow_in")
+    finally:
+        con.unregister("_arrow_in")
+
+
+DERIVED = """
+CREATE VIEW meta.trajectories AS
+  SELECT t.* REPLACE (COALESCE(t.difficulty, k.difficulty) AS difficulty)
+  FROM meta.episodes t LEFT JOIN meta.tasks k ON k.world = t.world AND k.task_id = t.task_id;
+CREATE VIEW meta.first_failures AS
+  SELECT world, task_id, sample, min(step) AS step,
+         arg_min(tool, step) AS tool, arg_min(error_type, step) AS error_type
+  FROM meta.steps WHERE NOT ok GROUP BY world, task_id, sample;
+"""
+
+
+def open_worlds(
+    sources: str | Path | Iterable[str | Path],
+    trajectories: str | Path | Iterable[str | Path] | None = None,
+    *,
+    schemas_limit: int = 200,
+    database: str = ":memory:",
+) -> Analysis:
+    """Open world directories (or directories of worlds) and trajectory files in DuckDB."""
+    srcs = [Path(sources)] if isinstance(sources, str | Path) else [Path(s) for s in sources]
+    if not srcs:
+        raise WorldError("no world directories given")
+    roots = [s.resolve() for s in srcs]
+    paths = sorted({p.resolve() for s in srcs for p in find_worlds(s)})
+    names = world_names(paths, roots)
+    worlds: list[WorldData] = [
+        read_world(p, n) for p, n in sorted(zip(paths, names, strict=True), key=lambda x: x[1])
+    ]
+    con = duckdb.connect(database, config=dict(CONFIG))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+        by_table: dict[str, list[tuple[str, pa.Table]]] = {}
+        for w in worlds:
+            for tname, t in w.tables.items():
+                by_table.setdefault(tname, []).append((w.name, t))
+        for tname in sorted(by_table):
+            _load(con, f"main.{q(tname)}", union_tables(by_table[tname]))
+        for name, table in catalog_tables(worlds).items():
+            _load(con, f"meta.{q(name)}", table)
+        tpaths = (
+            []
+            if trajectories is None
+            else ([trajectories] if isinstance(trajectories, str | Path) else list(trajectories))
+        )
+        episodes, steps = load_trajectories(tpaths)
+        _load(con, "meta.episodes", episodes)
+        _load(con, "meta.steps", steps)
+        synth = _synth_catalog(roots)
+        if synth is not None:
+            _load(con, "meta.synth_catalog", synth)
+        con.execute(DERIVED)
+        schemas: dict[str, str] = {}
+        if len(worlds) <= schemas_limit:
+            con.execute("BEGIN")
+            for w in worlds:
+                schema = f"w_{w.name}" if w.name.lower() in RESERVED else w.name
+                con.execute(f"CREATE SCHEMA {q(schema)}")
+                for tname, t in w.tables.items():
+                    cols = ", ".join(q(c) for c in t.column_names if c != "world")
+                    con.execute(
+                        f"CREATE VIEW {q(schema)}.{q(tname)} AS SELECT {cols} "
+                        f"FROM main.{q(tname)} WHERE world = '{w.name.replace(chr(39), chr(39) * 2)}'"
+                    )
+                schemas[w.name] = schema
+            con.execute("COMMIT")
+    except BaseException:
+        con.close()
+        raise
+    return Analysis(con, [w.name for w in worlds], schemas, roots)
