@@ -1,0 +1,244 @@
+"""Google API discovery documents (from the installed ``google-api-python-client``) -> ApiModel.
+
+The documents are read at run time from the wheel's ``discovery_cache`` (never vendored).
+Discovery already names resources and methods: nested ``resources`` are the parent chain,
+``list/get/insert|create/update/patch/delete`` are the CRUD kinds and any other method on a
+single item (``{+name}:cancel``, ``.../stop``) is a custom verb.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from synth.generate.openapi.model import ApiModel, Field, OpenAPIError, Operation, Resource, Skip
+from synth.generate.openapi.schemas import deref, kind_of, object_fields, to_field
+
+KINDS = {
+    "list": "list",
+    "get": "get",
+    "insert": "create",
+    "create": "create",
+    "update": "update",
+    "patch": "patch",
+    "delete": "delete",
+}
+NOT_MODELED = {
+    "getIamPolicy": "IAM policies are not modeled",
+    "setIamPolicy": "IAM policies are not modeled",
+    "testIamPermissions": "IAM permissions are not modeled",
+    "watch": "push notification channels are not modeled",
+    "aggregatedList": "cross-parent listing duplicates list",
+}
+_STABLE = re.compile(r"^v\d+(\.\d+)*$")
+
+
+def documents_dir() -> Path:
+    """Where the installed client keeps its discovery documents."""
+    try:
+        import googleapiclient
+    except ImportError as exc:
+        raise OpenAPIError(
+            "google: install the optional extra: pip install 'scaleenv[google]'"
+        ) from exc
+    return Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
+
+
+def _version_key(version: str) -> tuple:
+    nums = tuple(int(n) for n in re.findall(r"\d+", version))
+    return (bool(_STABLE.match(version)), "alpha" not in version, nums, version)
+
+
+@lru_cache(maxsize=1)
+def _versions() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for p in sorted(documents_dir().glob("*.json")):
+        name, _, version = p.name[: -len(".json")].partition(".")
+        out.setdefault(name, []).append(version)
+    return out
+
+
+def google_api_names() -> list[str]:
+    """Names of the APIs whose discovery documents the installed client ships, sorted."""
+    return sorted(_versions())
+
+
+def preferred_version(name: str) -> str:
+    """The newest stable version (else the newest beta, else any) of one API."""
+    versions = _versions().get(name)
+    if not versions:
+        raise OpenAPIError(f"google:{name}: no such API in the installed client")
+    return max(versions, key=_version_key)
+
+
+def load_document(name: str) -> dict[str, Any]:
+    spec = name if "." in name else f"{name}.{preferred_version(name)}"
+    path = documents_dir() / f"{spec}.json"
+    if not path.exists():
+        raise OpenAPIError(f"google:{name}: no discovery document {path.name}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_discovery(doc: dict[str, Any], source: str) -> ApiModel:
+    """A discovery document as resources, fields and operations."""
+    schemas = doc.get("schemas") or {}
+
+    def resolve(ref: str, where: str) -> tuple[dict[str, Any], str]:
+        if ref not in schemas:
+            raise OpenAPIError(f"{source}: {where}: unknown schema '{ref}'")
+        return schemas[ref], f"#/schemas/{ref}"
+
+    model = ApiModel(
+        name=str(doc.get("name") or source),
+        title=str(doc.get("title") or doc.get("name") or ""),
+        description=" ".join(str(doc.get("description") or "").split()),
+        source=source,
+    )
+    _walk(doc.get("resources") or {}, "#/resources", None, model, resolve)
+    _parents_from_paths(doc, model)
+    return model
+
+
+def _path_params(path: str) -> list[str]:
+    return re.findall(r"\{\+?([^}]+)\}", path)
+
+
+def _parents_from_paths(doc: dict[str, Any], model: ApiModel) -> None:
+    """Older APIs list sibling resources (``tasklists``, ``tasks``) whose paths nest:
+    ``lists/{tasklist}/tasks``. A resource whose collection path carries another
+    resource's item parameter hangs under that resource."""
+    item_param: dict[str, str] = {}
+    for key, r in model.resources.items():
+        for op in r.operations:
+            if op.kind in ("get", "delete", "update", "patch"):
+                params = _path_params(op.path)
+                if params and params[-1] not in ("name", "resource"):
+                    item_param.setdefault(key, params[-1])
+    owner = {p: k for k, p in sorted(item_param.items())}
+    for key, r in model.resources.items():
+        if r.parent is not None:
+            continue
+        coll = next((op for op in r.operations if op.kind in ("list", "create")), None)
+        if coll is None:
+            continue
+        for p in reversed(_path_params(coll.path)):
+            cand = owner.get(p)
+            if cand and cand != key and not _descends(model, cand, key):
+                r.parent = cand
+                break
+
+
+def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, resolve) -> None:
+    for rname in sorted(resources):
+        res = resources[rname]
+        at = f"{where}/{rname}"
+        key = rname if parent is None else f"{parent}.{rname}"
+        methods = res.get("methods") or {}
+        r = Resource(key=key, name=rname, where=at, parent=parent)
+        schema_ref = _resource_schema(methods, resolve)
+        if schema_ref is not None:
+            r.schema_name = schema_ref
+            schema, sat = resolve(schema_ref, at)
+            s, sat = deref(schema, sat, resolve)
+            r.description = " ".join(str(s.get("description") or "").split())
+            r.fields = object_fields(s, sat, resolve)
+        for mname in sorted(methods):
+            m = methods[mname]
+            mat = f"{at}/methods/{mname}"
+            op_id = str(m.get("id") or f"{key}.{mname}")
+            if mname in NOT_MODELED:
+                model.skipped.append(Skip(op_id, mat, NOT_MODELED[mname]))
+                continue
+            if schema_ref is None:
+                model.skipped.append(
+                    Skip(
+                        op_id,
+                        mat,
+                        "the resource has no item schema (no get, create or list of objects)",
+                    )
+                )
+                continue
+            kind = KINDS.get(mname, "custom")
+            if kind == "custom" and m.get("httpMethod") == "GET":
+                model.skipped.append(
+                    Skip(op_id, mat, f"'{mname}' is a read-only computed view, not a state change")
+                )
+                continue
+            if kind == "custom" and mname.startswith("batch"):
+                model.skipped.append(
+                    Skip(op_id, mat, f"'{mname}' is a batch form of other methods")
+                )
+                continue
+            r.operations.append(
+                Operation(
+                    op_id=op_id,
+                    kind=kind,  # type: ignore[arg-type]
+                    verb=mname,
+                    http=str(m.get("httpMethod") or ""),
+                    path=str(m.get("flatPath") or m.get("path") or ""),
+                    where=mat,
+                    description=" ".join(str(m.get("description") or "").split()),
+                    query=_query_params(m, mat, resolve),
+                )
+            )
+        if r.operations or schema_ref is not None:
+            model.resources[key] = r
+        _walk(
+            res.get("resources") or {},
+            f"{at}/resources",
+            key if key in model.resources else parent,
+            model,
+            resolve,
+        )
+
+
+def _descends(model: ApiModel, key: str, ancestor: str) -> bool:
+    seen = set()
+    while key is not None and key not in seen:
+        if key == ancestor:
+            return True
+        seen.add(key)
+        key = model.resources[key].parent if key in model.resources else None
+    return False
+
+
+def _resource_schema(methods: dict[str, Any], resolve) -> str | None:
+    """The item schema: what get returns, else what create/insert takes, else list elements."""
+    for name in ("get", "insert", "create", "update", "patch"):
+        m = methods.get(name) or {}
+        ref = (m.get("response") if name == "get" else m.get("request")) or {}
+        if "$ref" in ref and not _is_envelope(ref["$ref"]):
+            return ref["$ref"]
+    m = methods.get("list") or {}
+    ref = (m.get("response") or {}).get("$ref")
+    if ref:
+        try:
+            schema, at = resolve(ref, "list")
+        except OpenAPIError:
+            return None
+        for p in (schema.get("properties") or {}).values():
+            if (
+                isinstance(p, dict)
+                and p.get("type") == "array"
+                and "$ref" in (p.get("items") or {})
+            ):
+                return p["items"]["$ref"]
+    return None
+
+
+def _is_envelope(ref: str) -> bool:
+    return ref in ("Operation", "Empty", "GoogleLongrunningOperation") or ref.endswith("Operation")
+
+
+def _query_params(m: dict[str, Any], where: str, resolve) -> list[Field]:
+    out = []
+    for pname, p in sorted((m.get("parameters") or {}).items()):
+        if not isinstance(p, dict) or p.get("location") != "query":
+            continue
+        f = to_field(pname, p, f"{where}/parameters/{pname}", resolve)
+        if kind_of(p) in ("string", "integer", "number", "boolean"):
+            out.append(f)
+    return out

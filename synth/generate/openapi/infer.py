@@ -1,0 +1,333 @@
+"""ApiModel -> DomainSpec: resources become tables under a ``users`` table (the person the
+agent serves), fields become typed columns, operations become tools; the report explains
+every operation and field that did not make it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine import DomainSpec, load_spec
+from synth.generate.openapi import tools as T
+from synth.generate.openapi.columns import plan_columns
+from synth.generate.openapi.model import ApiModel, OpenAPIError, Resource
+from synth.generate.openapi.naming import (
+    RESERVED,
+    humanize,
+    id_prefix,
+    singular,
+    snake,
+    unique_name,
+)
+from synth.generate.openapi.report import CompileReport, FieldOutcome, OpOutcome
+from synth.generate.openapi.verbs import target_state
+
+USERS = "users"
+MAX_ARRAYS = 2
+ROWS = {0: 40, 1: 60}
+NOW = "2024-05-15 15:00:00"
+
+
+def _users_entity() -> dict[str, Any]:
+    return {
+        "description": "People with an account; the agent serves one of them at a time.",
+        "rows": 20,
+        "columns": {
+            "user_id": {"type": "string", "primary_key": True, "faker": {"pattern": "usr_#####"}},
+            "first_name": {"type": "string", "max_length": 60, "faker": {"provider": "first_name"}},
+            "last_name": {"type": "string", "max_length": 60, "faker": {"provider": "last_name"}},
+            "email": {
+                "type": "string",
+                "unique": True,
+                "max_length": 120,
+                "faker": {"provider": "email"},
+            },
+        },
+    }
+
+
+def _users_tools() -> dict[str, Any]:
+    return {
+        "find_user_by_email": {
+            "description": "Find a user's id by their email address. Use it to authenticate the user.",
+            "params": {
+                "email": {
+                    "type": "string",
+                    "references": "users.email",
+                    "min_length": 3,
+                    "max_length": 120,
+                }
+            },
+            "reads": [USERS],
+            "preconditions": [
+                {
+                    "check": "SELECT 1 FROM users WHERE lower(email) = lower(trim(:email))",
+                    "error": "No user with email {email}.",
+                }
+            ],
+            "returns": {
+                "query": "SELECT user_id FROM users WHERE lower(email) = lower(trim(:email))",
+                "shape": "scalar",
+            },
+        },
+        "get_user": {
+            "description": "Get a user's profile: name and email.",
+            "params": {"user_id": {"type": "string", "references": "users.user_id"}},
+            "reads": [USERS],
+            "preconditions": [
+                {
+                    "check": "SELECT 1 FROM users WHERE user_id = :user_id",
+                    "error": "User {user_id} not found.",
+                }
+            ],
+            "returns": {
+                "query": "SELECT user_id, first_name, last_name, email FROM users WHERE user_id = :user_id"
+            },
+        },
+    }
+
+
+def _table_name(r: Resource, model: ApiModel, taken: set[str]) -> str:
+    base = snake(r.name)
+    if base in RESERVED or base == USERS or base in taken:
+        parent = model.resources.get(r.parent) if r.parent else None
+        base = snake(f"{parent.name}_{r.name}") if parent else base + "_items"
+        if base in RESERVED:
+            base += "_items"
+    return unique_name(base, taken)
+
+
+def compile_model(model: ApiModel, name: str | None = None) -> tuple[DomainSpec, CompileReport]:
+    """The domain spec of an API model and the explained report of what was compiled."""
+    report = CompileReport(api=model.name, source=model.source)
+    for s in model.skipped:
+        report.operations.append(OpOutcome(s.what, "other", s.where, reason=s.reason))
+    taken: set[str] = {USERS}
+    plans: dict[str, T.TablePlan] = {}
+    prefixes: set[str] = set()
+    for key in _parent_first(model):
+        r = model.resources[key]
+        if not r.operations:
+            continue
+        tname = _table_name(r, model, taken)
+        parent_key = r.parent
+        while parent_key is not None and parent_key not in plans:
+            parent_key = (
+                model.resources[parent_key].parent if parent_key in model.resources else None
+            )
+        parent = plans[parent_key] if parent_key else None
+        single = singular(tname)
+        pk = f"{single}_id"
+        prefix = _prefix(tname, prefixes)
+        fk = f"{parent.single}_id" if parent else "user_id"
+        if fk == pk:
+            fk = f"parent_{fk}"
+        plan = T.TablePlan(
+            name=tname,
+            single=single,
+            pk=pk,
+            prefix=prefix,
+            parent=parent.name if parent else USERS,
+            parent_pk=parent.pk if parent else "user_id",
+            fk=fk,
+            resource=r,
+        )
+        arrays = [
+            f for f in r.fields if f.kind == "array" and f.items_kind == "object" and f.children
+        ][:MAX_ARRAYS]
+        cols, dropped = plan_columns(
+            [f for f in r.fields if f not in arrays], tname, {pk, fk, "position", "now"}
+        )
+        plan.columns = cols
+        for f, why in dropped:
+            report.fields.append(FieldOutcome(tname, f.name, f.where, why))
+        for f in arrays:
+            a = _array_plan(plan, f, taken, report)
+            if a is not None:
+                plan.arrays.append(a)
+        if parent:
+            parent.children.append(plan)
+        plans[key] = plan
+    if not plans:
+        raise OpenAPIError(
+            f"{model.source}: no resource has an item schema and an operation to compile"
+        )
+    entities: dict[str, Any] = {USERS: _users_entity()}
+    tools: dict[str, Any] = _users_tools()
+    depth: dict[str, int] = {}
+    for plan in plans.values():
+        depth[plan.name] = 0 if plan.parent == USERS else depth[plan.parent] + 1
+        entities[plan.name] = _entity(plan, depth[plan.name])
+        for a in plan.arrays:
+            entities[a.table] = _array_entity(plan, a)
+    for plan in plans.values():
+        _tools_for(plan, plans, tools, report)
+    report.tables = list(entities)
+    spec_name = snake(name or model.name)
+    data = {
+        "name": spec_name,
+        "description": (model.title + ": " + model.description)[:400].strip(": "),
+        "now": NOW,
+        "policy": _policy(model, plans),
+        "builtins": ["transfer_to_human_agents"],
+        "entities": entities,
+        "tools": tools,
+    }
+    return load_spec(data, source=model.source), report
+
+
+def _parent_first(model: ApiModel) -> list[str]:
+    """Resource keys, parents before children (document order otherwise)."""
+
+    def depth(key: str) -> int:
+        d, seen = 0, set()
+        while key in model.resources and model.resources[key].parent and key not in seen:
+            seen.add(key)
+            key = model.resources[key].parent  # type: ignore[assignment]
+            d += 1
+        return d
+
+    keys = list(model.resources)
+    return sorted(keys, key=lambda k: (depth(k), keys.index(k)))
+
+
+def _prefix(table: str, taken: set[str]) -> str:
+    """A short id prefix unique in the world: tasklists -> TAS, tasks -> TA2."""
+    base = id_prefix(table)
+    letters = re.sub(r"[^a-z]", "", table).upper()
+    cands = (
+        [base] + [base[:2] + ch for ch in letters[3:]] + [base[:2] + str(i) for i in range(2, 10)]
+    )
+    cands += [f"{base[:1]}{i:02d}" for i in range(10, 100)]
+    for c in cands:
+        if c not in taken:
+            taken.add(c)
+            return c
+    raise OpenAPIError(f"{table}: no free id prefix")
+
+
+def _array_plan(plan: T.TablePlan, f, taken: set[str], report: CompileReport) -> T.ArrayPlan | None:
+    table = unique_name(snake(f"{plan.single}_{f.name}"), taken)
+    fk = plan.pk
+    cols, dropped = plan_columns(
+        f.children, table, {fk, "position", "now", f"{singular(table)}_id"}
+    )
+    for c, why in dropped:
+        report.fields.append(FieldOutcome(table, c.name, c.where, why))
+    if not cols:
+        taken.discard(table)
+        report.fields.append(
+            FieldOutcome(plan.name, f.name, f.where, "array items have no scalar fields")
+        )
+        return None
+    for c in cols:
+        c.writable = False
+    return T.ArrayPlan(table=table, field_name=snake(f.name), fk=fk, columns=cols)
+
+
+def _entity(plan: T.TablePlan, depth: int) -> dict[str, Any]:
+    cols: dict[str, Any] = {
+        plan.pk: {
+            "type": "string",
+            "primary_key": True,
+            "faker": {"pattern": f"{plan.prefix}-#####"},
+            "description": f"Id of the {plan.label}.",
+        },
+        plan.fk: {
+            "type": "string",
+            "references": f"{plan.parent}.{plan.parent_pk}",
+            "description": f"The {humanize(singular(plan.parent))} it belongs to.",
+        },
+    }
+    for c in plan.columns:
+        col = c.column.model_dump(exclude_defaults=True)
+        if not c.writable:
+            col["nullable"] = True
+        cols[c.name] = col
+    return {
+        "description": (plan.resource.description or f"{humanize(plan.name).capitalize()}.")[:300],
+        "rows": ROWS.get(depth, 60),
+        "columns": cols,
+    }
+
+
+def _array_entity(plan: T.TablePlan, a: T.ArrayPlan) -> dict[str, Any]:
+    cols: dict[str, Any] = {
+        f"{singular(a.table)}_id": {"type": "integer", "primary_key": True},
+        a.fk: {"type": "string", "references": f"{plan.name}.{plan.pk}", "on_delete": "cascade"},
+        "position": {"type": "integer", "minimum": 0, "maximum": 9, "check": "position >= 0"},
+    }
+    for c in a.columns:
+        cols[c.name] = c.column.model_dump(exclude_defaults=True)
+    return {
+        "description": f"The {humanize(a.field_name)} of a {plan.label}, in order.",
+        "rows": 60,
+        "unique": [[a.fk, "position"]],
+        "columns": cols,
+    }
+
+
+def _tools_for(
+    plan: T.TablePlan, plans: dict[str, T.TablePlan], tools: dict[str, Any], report: CompileReport
+) -> None:
+    parent_label = humanize(singular(plan.parent))
+    names = set(tools)
+    for op in plan.resource.operations:
+        tool: dict[str, Any] | None = None
+        reason = None
+        base = f"{snake(op.verb)}_{plan.single}"
+        if op.kind == "list":
+            tool, base = T.list_tool(plan, op, parent_label), f"list_{plan.name}"
+        elif op.kind == "get":
+            tool = T.get_tool(plan, op)
+        elif op.kind == "create":
+            tool, base = (
+                T.create_tool(plan, op, parent_label, f"{plan.prefix}-#####"),
+                f"create_{plan.single}",
+            )
+        elif op.kind in ("update", "patch"):
+            tool = T.update_tool(plan, op, partial=op.kind == "patch")
+            reason = None if tool else "the item schema has no writable field"
+        elif op.kind == "delete":
+            tool = T.delete_tool(plan, op)
+        else:
+            tool, reason = _custom(plan, op)
+        if tool is None:
+            report.operations.append(OpOutcome(op.op_id, op.kind, op.where, reason=reason))
+            continue
+        tname = unique_name(base[:60], names)
+        tools[tname] = tool
+        report.operations.append(OpOutcome(op.op_id, op.kind, op.where, tool=tname))
+
+
+def _custom(plan: T.TablePlan, op) -> tuple[dict[str, Any] | None, str | None]:
+    st = plan.status
+    if st is None:
+        return None, f"custom verb '{op.verb}': the item schema has no status enum to move"
+    target = target_state(op.verb, list(st.column.values or []))
+    if target is None:
+        return (
+            None,
+            f"custom verb '{op.verb}': no value of {st.name} ({', '.join((st.column.values or [])[:6])}) matches it",
+        )
+    if not re.fullmatch(r"[A-Za-z0-9_ .-]+", target):
+        return None, f"custom verb '{op.verb}': status value {target!r} is not a plain word"
+    return T.transition_tool(plan, op, target), None
+
+
+def _policy(model: ApiModel, plans: dict[str, T.TablePlan]) -> str:
+    lines = [
+        f"You help users of {model.title or model.name} manage their own data through the tools.",
+        "Authenticate the user by email before reading or changing anything, and act only on "
+        "resources that belong to that user.",
+        "Confirm the exact change with the user before any create, update, delete or state change.",
+    ]
+    for plan in plans.values():
+        if plan.children:
+            kids = ", ".join(humanize(c.name) for c in plan.children)
+            lines.append(f"A {plan.label} cannot be deleted while it still has {kids}.")
+        req = [humanize(c.name) for c in plan.writable if not c.column.nullable]
+        if req:
+            lines.append(f"A new {plan.label} needs: {', '.join(req)}.")
+    return "\n".join(lines[:40]) + "\n"
