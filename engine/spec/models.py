@@ -282,6 +282,14 @@ class Tool(_Model):
     effects: list[Effect] = Field(default_factory=list)
     returns: Returns | None = None
     quarantined: str | None = None  # the reason, set by procedural testing
+    audience: Literal["customer", "staff"] | None = Field(
+        None,
+        description=(
+            "Who may ask for this tool: 'customer' (a request the authenticated user may make) "
+            "or 'staff' (back-office work the user never asks for). Omitted: inferred by the "
+            "task sampler (a tool that names the user entity or rows owned by it is customer)."
+        ),
+    )
 
     @property
     def read_only(self) -> bool:
@@ -322,6 +330,26 @@ class DomainSpec(_Model):
     policy_rules: list[PolicyRule] = Field(default_factory=list)
     tools: dict[str, Tool] = Field(default_factory=dict)
     builtins: list[Builtin] = Field(default_factory=list)
+    user_entity: str | None = Field(
+        None,
+        description=(
+            "The table whose rows are the users who talk to the agent (the login table). "
+            "Ownership of other rows follows foreign-key paths up to it. Omitted: inferred."
+        ),
+    )
+    agent_role: Literal["customer_service", "staff"] = Field(
+        "customer_service",
+        description=(
+            "Whom the agent serves: 'customer_service' (tasks are customer requests; staff "
+            "tools never appear in them) or 'staff' (back-office tasks may use staff tools)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _user_entity_known(self) -> DomainSpec:
+        if self.user_entity is not None and self.user_entity not in self.entities:
+            raise ValueError(f"user_entity {self.user_entity!r} is not an entity")
+        return self
 
     @field_validator("now")
     @classmethod
