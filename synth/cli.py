@@ -331,6 +331,9 @@ def world_test(
         raise typer.Exit(1)
 
 
+__import__("synth.rollout.cli", fromlist=["register"]).register(app)  # scaleenv rollout
+
+
 def main() -> None:  # pragma: no cover - console entry
     try:
         app()
