@@ -32,7 +32,7 @@ from engine.reward.diff import diff_states
 from engine.reward.evaluate import Score, evaluate_changes
 from engine.runtime.argcheck import ArgError, parse_args, show
 from engine.runtime.builtins import BUILTIN_TOOLS, ENDS_EPISODE, run_builtin
-from engine.runtime.call import PreparedTool, ToolResult, failure, rollback, run_tool
+from engine.runtime.call import ErrorType, PreparedTool, ToolResult, failure, rollback, run_tool
 from engine.runtime.changelog import ChangeLog, instrument_bytes, strip_bytes
 from engine.runtime.guard import Guard
 from engine.runtime.invariants import plan_checks
@@ -285,6 +285,11 @@ class Session:
         return evaluate_changes(self.spec, task, self.changes(), messages)
 
     # ---- tools -----------------------------------------------------------------------
+    def prepared(self, name: str) -> PreparedTool | None:
+        """The runtime's prepared form of tool ``name`` (None: no such spec tool); with
+        ``engine.runtime.call.prepare_call`` it predicts a call exactly as ``call`` runs it."""
+        return self._shared.tool(name)
+
     def tool_names(self, toolset: list[str] | None = None) -> list[str]:
         """Callable tools (not quarantined) in ``toolset`` order or spec order, then builtins."""
         active = self.spec.active_tools()
@@ -314,23 +319,29 @@ class Session:
             parsed = parse_args(args)
             result = self._dispatch(name, parsed)
         except ArgError as exc:
-            result = failure(str(name), "invalid_arguments", str(exc))
+            result = failure(str(name), ErrorType.INVALID_ARGUMENTS, str(exc))
+        except RecursionError:  # only arguments nest without bound (the spec is flat)
+            rollback(self.conn)
+            msg = "the arguments are nested too deeply"
+            result = failure(str(name)[:100], ErrorType.INVALID_ARGUMENTS, msg)
         except Exception as exc:  # a bug must not kill a rollout; report it as a result
             rollback(self.conn)
-            result = failure(str(name), "internal", f"{type(exc).__name__}: {exc}")
+            result = failure(str(name), ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}")
         self._calls.append((name if isinstance(name, str) else repr(name), parsed, result))
         return result
 
     def _dispatch(self, name: str, args: dict[str, Any]) -> ToolResult:
         if not isinstance(name, str):
             return failure(
-                show(name), "unknown_tool", f"a tool name must be text, got {show(name)}"
+                show(name), ErrorType.UNKNOWN_TOOL, f"a tool name must be text, got {show(name)}"
             )
         pt = self._shared.tool(name)
         if pt is not None:
             if pt.tool.quarantined is not None:
                 return failure(
-                    name, "unknown_tool", f"tool {name!r} is quarantined: {pt.tool.quarantined}"
+                    name,
+                    ErrorType.UNKNOWN_TOOL,
+                    f"tool {name!r} is quarantined: {pt.tool.quarantined}",
                 )
             return run_tool(self.conn, self.guard, pt, args, self.spec.now, self.spec.name)
         if name in self.spec.builtins and name in BUILTIN_TOOLS:
@@ -341,6 +352,6 @@ class Session:
         listing = ", ".join(self.tool_names()[:30])
         return failure(
             str(name)[:100],
-            "unknown_tool",
+            ErrorType.UNKNOWN_TOOL,
             f"unknown tool {show(name)}; available tools: {listing}",
         )

@@ -22,6 +22,7 @@ import json
 import math
 import sqlite3
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from engine.db import q
@@ -32,13 +33,19 @@ from engine.runtime.keylog import LogLayout, take_log
 from engine.spec.models import DomainSpec, IdGenerator, Invariant, Tool
 from engine.spec.patterns import compile_pattern
 
-ERROR_TYPES = (
-    "unknown_tool",
-    "invalid_arguments",
-    "precondition_failed",
-    "invariant_violated",
-    "internal",
-)
+
+class ErrorType(StrEnum):
+    """Why a call failed: a closed set adapters and rewards can switch on (equal to its text)."""
+
+    UNKNOWN_TOOL = "unknown_tool"  # no such tool, quarantined, or not offered to the agent
+    INVALID_ARGUMENTS = "invalid_arguments"  # the arguments break the tool's declared params
+    PRECONDITION_FAILED = "precondition_failed"  # a business rule of the tool refused the call
+    INVARIANT_VIOLATED = "invariant_violated"  # the effects would break an invariant: rolled back
+    TIMEOUT = "timeout"  # the call ran past its SQL step budget: rolled back
+    INTERNAL = "internal"  # a bug in the spec or the engine: rolled back
+
+
+ERROR_TYPES = tuple(e.value for e in ErrorType)
 MAX_ID_CANDIDATES = 1000
 _SAVEPOINT, _RELEASE, _ROLLBACK_TO, _ROLLBACK = (
     "/*scaleenv*/ SAVEPOINT scaleenv_call",
@@ -55,9 +62,13 @@ class ToolResult:
 
     ok: bool
     result: Any = None
-    error_type: str | None = None
+    error_type: ErrorType | None = None
     message: str = ""
     tool: str = ""
+
+    def __post_init__(self) -> None:
+        if self.error_type is not None and type(self.error_type) is not ErrorType:
+            self.error_type = ErrorType(self.error_type)  # closed: a stray string is a bug
 
     @property
     def text(self) -> str:
@@ -74,13 +85,13 @@ class ToolResult:
         return {
             "ok": self.ok,
             "result": self.result,
-            "error_type": self.error_type,
+            "error_type": None if self.error_type is None else self.error_type.value,
             "message": self.message,
             "tool": self.tool,
         }
 
 
-def failure(tool: str, error_type: str, message: str) -> ToolResult:
+def failure(tool: str, error_type: ErrorType, message: str) -> ToolResult:
     return ToolResult(False, None, error_type, message, tool)
 
 
@@ -306,6 +317,45 @@ def _check_invariants(conn: sqlite3.Connection, guard: Guard, pt: PreparedTool, 
     )
 
 
+def prepare_call(
+    conn: sqlite3.Connection,
+    pt: PreparedTool,
+    binds: dict[str, Any],
+    now: str,
+    domain: str,
+    taken: set[str] | None = None,
+    preconditions: bool = True,
+    guard: Guard | None = None,
+) -> tuple[dict[str, Any], tuple[int, str] | None]:
+    """The steps of a call before its effects, on the current state: ``:now``, generated
+    ids, lets, then the preconditions in order. Returns the bind dict and, if one fails,
+    (its index, its message filled from the binds and the row). ``binds`` are validated
+    params (``pt.validate``). Sessions, procedural-testing oracles and the task sampler all
+    predict a call through this one function, so they cannot drift apart. With ``guard``,
+    ids are drawn by the engine and the tool's own SQL runs under its read permissions."""
+    binds["now"] = now
+    if pt.gens:
+        taken = set() if taken is None else taken
+        for gname, g, sql, cache in pt.gens:
+            binds[gname], probes = new_id(conn, domain, pt.name, gname, g, taken, sql, cache)
+            pt.id_probes += probes
+    if guard is not None:
+        guard.tool(pt.perm_read)
+    for n, sql in pt.lets:
+        row = conn.execute(sql, binds).fetchone()
+        binds[n] = None if row is None else row[0]
+    if preconditions:
+        for i, (sql, template) in enumerate(pt.pre):
+            cur = conn.execute(sql, binds)
+            row = cur.fetchone()
+            if row is None or not truthy(row[0]):
+                values = dict(binds)
+                if row is not None:
+                    values.update(zip([d[0] for d in cur.description][1:], row[1:], strict=False))
+                return binds, (i, fill(template, values))
+    return binds, None
+
+
 def run_tool(
     conn: sqlite3.Connection,
     guard: Guard,
@@ -319,27 +369,12 @@ def run_tool(
     try:
         binds = pt.validate(args)
     except ArgError as exc:
-        return failure(name, "invalid_arguments", str(exc))
-    binds["now"] = now
+        return failure(name, ErrorType.INVALID_ARGUMENTS, str(exc))
     opened = nested = False
     try:
-        if pt.gens:
-            taken: set[str] = set()
-            for gname, g, sql, cache in pt.gens:
-                binds[gname], probes = new_id(conn, domain, name, gname, g, taken, sql, cache)
-                pt.id_probes += probes
-        guard.tool(pt.perm_read)
-        for n, sql in pt.lets:
-            row = conn.execute(sql, binds).fetchone()
-            binds[n] = None if row is None else row[0]
-        for sql, template in pt.pre:
-            cur = conn.execute(sql, binds)
-            row = cur.fetchone()
-            if row is None or not truthy(row[0]):
-                values = dict(binds)
-                if row is not None:
-                    values.update(zip([d[0] for d in cur.description][1:], row[1:], strict=False))
-                return failure(name, "precondition_failed", fill(template, values))
+        binds, failed = prepare_call(conn, pt, binds, now, domain, guard=guard)
+        if failed is not None:
+            return failure(name, ErrorType.PRECONDITION_FAILED, failed[1])
         if pt.read_only:
             return ToolResult(True, _fetch_result(conn, pt, binds), None, "", name)
         guard.internal()
@@ -362,17 +397,17 @@ def run_tool(
         conn.execute(_RELEASE)
         return ToolResult(True, result, None, "", name)
     except _Violation as exc:
-        out = failure(name, "invariant_violated", str(exc))
+        out = failure(name, ErrorType.INVARIANT_VIOLATED, str(exc))
     except sqlite3.Error as exc:
         if guard.denied:
-            out = failure(name, "internal", f"permission denied: {guard.denied}")
+            out = failure(name, ErrorType.INTERNAL, f"permission denied: {guard.denied}")
         else:
             kind = (
                 "constraint failed" if isinstance(exc, sqlite3.IntegrityError) else "database error"
             )
-            out = failure(name, "internal", f"{kind}: {exc}")
+            out = failure(name, ErrorType.INTERNAL, f"{kind}: {exc}")
     except Exception as exc:  # a bad bind value, an id space exhausted, ...
-        out = failure(name, "internal", f"{type(exc).__name__}: {exc}")
+        out = failure(name, ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}")
     finally:
         guard.internal()
     if opened:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.runtime.argcheck import DEFAULT_MAX_LENGTH, INT_MAX, INT_MIN, ArgError, compile_params
-from engine.runtime.call import fill, new_id, truthy
+from engine.runtime.argcheck import DEFAULT_MAX_LENGTH, INT_MAX, INT_MIN, ArgError
+from engine.runtime.call import prepare_call
 from engine.session import Session
 from engine.spec.models import DATE_FMT, DATETIME_FMT, Param, Tool
 from engine.spec.sql import parse_one_statement, tables_read
@@ -137,7 +137,6 @@ class Oracle:
     def __init__(self, session: Session) -> None:
         self.s = session
         self.spec = session.spec
-        self._validators: dict[str, Any] = {}
         self._memo: tuple[str, Any, dict[str, Any]] = ("", None, {})  # last valid args, checked
         self._inv: list[tuple[str, str, set[str] | None]] = []
         for inv in self.spec.invariants:
@@ -148,26 +147,25 @@ class Oracle:
             self._inv.append((inv.name, inv.violations, tables))
 
     # ---- prediction ---------------------------------------------------------------------
-    def binds(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        """The bind dict of a call with valid ``args``: params, now, generated ids, lets."""
-        tool = self.spec.tools[name]
-        validate = self._validators.get(name)
-        if validate is None:
-            validate = self._validators[name] = compile_params(tool.params)
+    def _prepare(
+        self, name: str, args: dict[str, Any], preconditions: bool
+    ) -> tuple[dict[str, Any], tuple[int, str] | None]:
+        """The runtime's own ``prepare_call`` on the session's prepared tool."""
+        pt = self.s.prepared(name)
+        assert pt is not None, name
         memo = self._memo
         if memo[0] == name and memo[1] is args:  # the same call again (a state being built)
             binds = dict(memo[2])
         else:
-            binds = validate(args)
+            binds = pt.validate(args)
             self._memo = (name, args, dict(binds))
-        binds["now"] = self.spec.now
-        conn, taken = self.s.conn, set()
-        for gname, g in tool.generate.items():
-            binds[gname] = new_id(conn, self.spec.name, name, gname, g, taken)[0]
-        for lname, sql in tool.let.items():
-            row = conn.execute(sql, binds).fetchone()
-            binds[lname] = None if row is None else row[0]
-        return binds
+        return prepare_call(
+            self.s.conn, pt, binds, self.spec.now, self.spec.name, preconditions=preconditions
+        )
+
+    def binds(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The bind dict of a call with valid ``args``: params, now, generated ids, lets."""
+        return self._prepare(name, args, preconditions=False)[0]
 
     def expect(self, name: str, args: dict[str, Any]) -> Expectation:
         tool = self.spec.tools[name]
@@ -175,16 +173,9 @@ class Oracle:
         if bad:
             return Expectation("arg", names=tuple(bad))
         try:
-            binds = self.binds(name, args)
-            for i, pre in enumerate(tool.preconditions):
-                cur = self.s.conn.execute(pre.check, binds)
-                row = cur.fetchone()
-                if row is None or not truthy(row[0]):
-                    values = dict(binds)
-                    if row is not None:
-                        names = [d[0] for d in cur.description][1:]
-                        values.update(zip(names, row[1:], strict=False))
-                    return Expectation("pre", index=i, message=fill(pre.error, values), binds=binds)
+            binds, failed = self._prepare(name, args, preconditions=True)
+            if failed is not None:
+                return Expectation("pre", index=failed[0], message=failed[1], binds=binds)
         except ArgError as exc:  # our rules accept what the runtime's refuse: a finding
             return Expectation("ok", message=str(exc))
         except (sqlite3.Error, OverflowError, ValueError) as exc:
