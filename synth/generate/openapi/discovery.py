@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +66,26 @@ def google_api_names() -> list[str]:
     return sorted(_versions())
 
 
+def _method_count(node: dict[str, Any]) -> int:
+    return sum(
+        len(r.get("methods") or {}) + _method_count(r)
+        for r in (node.get("resources") or {}).values()
+    )
+
+
+@cache
 def preferred_version(name: str) -> str:
-    """The newest stable version (else the newest beta, else any) of one API."""
+    """The newest stable version (else the newest beta) among those with at least half the
+    methods of the fullest version: a v5 that only uploads media does not hide a full v4."""
     versions = _versions().get(name)
     if not versions:
         raise OpenAPIError(f"google:{name}: no such API in the installed client")
-    return max(versions, key=_version_key)
+    counts = {
+        v: _method_count(json.loads((documents_dir() / f"{name}.{v}.json").read_text("utf-8")))
+        for v in versions
+    }
+    most = max(counts.values())
+    return max(versions, key=lambda v: (counts[v] * 2 >= most, _version_key(v)))
 
 
 def load_document(name: str) -> dict[str, Any]:
@@ -150,7 +164,7 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
             mat = f"{at}/methods/{mname}"
             op_id = str(m.get("id") or f"{key}.{mname}")
             if mname in NOT_MODELED:
-                model.skipped.append(Skip(op_id, mat, NOT_MODELED[mname]))
+                model.skipped.append(Skip(op_id, mat, NOT_MODELED[mname], "custom"))
                 continue
             if schema_ref is None:
                 model.skipped.append(
@@ -158,6 +172,7 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
                         op_id,
                         mat,
                         "the resource has no item schema (no get, create or list of objects)",
+                        KINDS.get(mname, "custom"),
                     )
                 )
                 continue
@@ -182,6 +197,7 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
                     where=mat,
                     description=" ".join(str(m.get("description") or "").split()),
                     query=_query_params(m, mat, resolve),
+                    body=_body(m, mat, resolve) if kind == "custom" else [],
                 )
             )
         if r.operations or schema_ref is not None:
@@ -231,6 +247,15 @@ def _resource_schema(methods: dict[str, Any], resolve) -> str | None:
 
 def _is_envelope(ref: str) -> bool:
     return ref in ("Operation", "Empty", "GoogleLongrunningOperation") or ref.endswith("Operation")
+
+
+def _body(m: dict[str, Any], where: str, resolve) -> list:
+    ref = (m.get("request") or {}).get("$ref")
+    if not ref:
+        return []
+    schema, at = resolve(ref, where + "/request")
+    s, at = deref(schema, at, resolve)
+    return object_fields(s, at, resolve, depth=1)
 
 
 def _query_params(m: dict[str, Any], where: str, resolve) -> list[Field]:

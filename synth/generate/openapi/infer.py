@@ -102,7 +102,7 @@ def compile_model(model: ApiModel, name: str | None = None) -> tuple[DomainSpec,
     """The domain spec of an API model and the explained report of what was compiled."""
     report = CompileReport(api=model.name, source=model.source)
     for s in model.skipped:
-        report.operations.append(OpOutcome(s.what, "other", s.where, reason=s.reason))
+        report.operations.append(OpOutcome(s.what, s.kind, s.where, reason=s.reason))
     taken: set[str] = {USERS}
     plans: dict[str, T.TablePlan] = {}
     prefixes: set[str] = set()
@@ -276,7 +276,7 @@ def _tools_for(
     for op in plan.resource.operations:
         tool: dict[str, Any] | None = None
         reason = None
-        base = f"{snake(op.verb)}_{plan.single}"
+        base = f"{snake(op.verb if op.kind == 'custom' else op.kind)}_{plan.single}"
         if op.kind == "list":
             tool, base = T.list_tool(plan, op, parent_label), f"list_{plan.name}"
         elif op.kind == "get":

@@ -54,6 +54,7 @@ class Operation:
     where: str
     description: str = ""
     query: list[Field] = field(default_factory=list)
+    body: list[Field] = field(default_factory=list)  # request fields of a custom verb
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Skip:
     what: str  # operation id or field name
     where: str
     reason: str
+    kind: str = "other"  # the operation kind, when known
 
 
 @dataclass

@@ -306,6 +306,32 @@ def delete_tool(t: TablePlan, op: Operation) -> dict[str, Any]:
     }
 
 
+def field_tool(t: TablePlan, op: Operation, cols: list[ColumnPlan]) -> dict[str, Any]:
+    """A custom verb whose request sets named fields of the item (``resize(size)``)."""
+    params: dict[str, Any] = {t.pk: _pk_param(t)}
+    sets = []
+    for c in cols:
+        params[c.name] = param_for(c, True)
+        sets.append(f"{c.name} = :{c.name}")
+    sets += [
+        f"{c.name} = :now"
+        for c in t.columns
+        if not c.writable and c.column.type == "datetime" and TOUCH.match(c.name) and c not in cols
+    ]
+    fields = ", ".join(humanize(c.name) for c in cols)
+    return {
+        "description": describe(
+            f"{humanize(op.verb).capitalize()} a {t.label}: sets its {fields}.", op
+        ),
+        "params": params,
+        "reads": [t.name],
+        "writes": [t.name],
+        "preconditions": [_exists(t, t.pk)],
+        "effects": [f"UPDATE {t.name} SET {', '.join(sets)} WHERE {t.pk} = :{t.pk}"],
+        "returns": _returns_row(t, t.pk),
+    }
+
+
 def transition_tool(t: TablePlan, op: Operation, target: str) -> dict[str, Any]:
     st = t.status
     assert st is not None
