@@ -42,7 +42,9 @@ worlds
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(11, 0.4 * len(worlds) + 2), sharey=True)
-for ax, col, color in zip(axes, ["tables", "tools", "edges"], ["tab:blue", "tab:orange", "tab:green"], strict=True):
+for ax, col, color in zip(
+    axes, ["tables", "tools", "edges"], ["tab:blue", "tab:orange", "tab:green"], strict=True
+):
     ax.barh(worlds["world"], worlds[col], color=color)
     ax.set_title(col)
 axes[0].invert_yaxis()
@@ -137,15 +139,17 @@ fingerprints = db.df(
     FROM meta.worlds w ORDER BY w.world
     """
 )
-fingerprints["fingerprint"] = fingerprints[["tables", "fks", "read_tools", "write_tools", "density"]].astype(str).agg("/".join, axis=1)
+fingerprints["fingerprint"] = (
+    fingerprints[["tables", "fks", "read_tools", "write_tools", "density"]]
+    .astype(str)
+    .agg("/".join, axis=1)
+)
 print("distinct fingerprints:", fingerprints["fingerprint"].nunique(), "of", len(fingerprints))
-tool_names = db.df("SELECT world, list(tool ORDER BY tool) AS tools, string_agg(coalesce(description, tool), ' ' ORDER BY tool) AS text FROM meta.tools WHERE kind <> 'builtin' GROUP BY world ORDER BY world")
+tool_names = db.df(
+    "SELECT world, list(tool ORDER BY tool) AS tools, string_agg(coalesce(description, tool), ' ' ORDER BY tool) AS text FROM meta.tools WHERE kind <> 'builtin' GROUP BY world ORDER BY world"
+)
 tokens = [{tok for name in names for tok in name.split("_")} for names in tool_names["tools"]]
-pairs = [
-    1 - len(a & b) / len(a | b)
-    for i, a in enumerate(tokens)
-    for b in tokens[i + 1 :]
-]
+pairs = [1 - len(a & b) / len(a | b) for i, a in enumerate(tokens) for b in tokens[i + 1 :]]
 docs = [re.findall(r"[a-z]+", t.lower()) for t in tool_names["text"]]
 vocab = sorted({w for d in docs for w in d})
 index = {w: i for i, w in enumerate(vocab)}
@@ -176,9 +180,11 @@ fingerprints
 # when the directory came from `scaleenv synth`.
 
 # %%
-has_synth = bool(db.scalar(
-    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' AND table_name = 'synth_catalog'"
-))
+has_synth = bool(
+    db.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' AND table_name = 'synth_catalog'"
+    )
+)
 if has_synth:
     from IPython.display import display
 
@@ -198,7 +204,9 @@ summary = {
     "tasks": int(worlds["tasks"].sum()),
     "difficulty": {k: int(v) for k, v in difficulty.groupby("difficulty")["n"].sum().items()},
     "subgoal_kinds": {k: int(v) for k, v in zip(kinds["kind"], kinds["n"], strict=True)},
-    "coverage": {w: round(float(c), 4) for w, c in zip(coverage["world"], coverage["coverage"], strict=True)},
+    "coverage": {
+        w: round(float(c), 4) for w, c in zip(coverage["world"], coverage["coverage"], strict=True)
+    },
     "proctest_success": int(proctest["success"].sum()) if len(proctest) else 0,
     "distinct_fingerprints": int(fingerprints["fingerprint"].nunique()),
 }

@@ -86,7 +86,13 @@ if len(by_tool):
     top = by_tool.head(20)
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(top) + 1.5))
     ax.barh(top["tool"], top["calls"] - top["failed_calls"], color="tab:green", label="ok")
-    ax.barh(top["tool"], top["failed_calls"], left=top["calls"] - top["failed_calls"], color="tab:red", label="failed")
+    ax.barh(
+        top["tool"],
+        top["failed_calls"],
+        left=top["calls"] - top["failed_calls"],
+        color="tab:red",
+        label="failed",
+    )
     ax.invert_yaxis()
     ax.legend()
     ax.set_title("calls per tool")
@@ -140,8 +146,12 @@ if episodes:
 summary = {
     "episodes": episodes,
     "passed": int(db.scalar("SELECT count(*) FILTER (WHERE passed) FROM meta.trajectories")),
-    "mean_reward": round(float(db.scalar("SELECT coalesce(avg(reward), 0) FROM meta.trajectories")), 6),
-    "pass_at_1": {w: round(float(p), 6) for w, p in zip(by_world["world"], by_world["pass_at_1"], strict=True)},
+    "mean_reward": round(
+        float(db.scalar("SELECT coalesce(avg(reward), 0) FROM meta.trajectories")), 6
+    ),
+    "pass_at_1": {
+        w: round(float(p), 6) for w, p in zip(by_world["world"], by_world["pass_at_1"], strict=True)
+    },
     "failed_calls": int(errors["n"].sum()) if len(errors) else 0,
     "first_failures": int(first["n"].sum()) if len(first) else 0,
 }

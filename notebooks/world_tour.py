@@ -40,8 +40,8 @@ db.df("SELECT * EXCLUDE (path) FROM meta.worlds WHERE world = ?", [world]).T
 
 # %%
 tables = db.df(
-    "SELECT \"table\", rows, columns, key, foreign_keys FROM meta.tables "
-    "WHERE world = ? ORDER BY \"table\"",
+    'SELECT "table", rows, columns, key, foreign_keys FROM meta.tables '
+    'WHERE world = ? ORDER BY "table"',
     [world],
 )
 fig, ax = plt.subplots()
@@ -60,9 +60,9 @@ tables
 
 # %%
 columns = db.df(
-    "SELECT \"table\", \"column\", type FROM meta.columns WHERE world = ? "
+    'SELECT "table", "column", type FROM meta.columns WHERE world = ? '
     "AND \"references\" IS NULL AND type IN ('enum', 'decimal', 'integer', 'float', 'boolean') "
-    "ORDER BY \"table\", \"column\"",
+    'ORDER BY "table", "column"',
     [world],
 )
 keys = {
@@ -77,7 +77,9 @@ fig, axes = plt.subplots(nrows, ncols, figsize=(9, 2.6 * nrows), squeeze=False)
 for ax, r in zip(axes.flat, shown, strict=False):
     t, c = '"' + r.table + '"', '"' + r.column + '"'
     if r.type in ("enum", "boolean"):
-        vc = db.df(f"SELECT CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {schema}.{t} GROUP BY 1 ORDER BY 1")
+        vc = db.df(
+            f"SELECT CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {schema}.{t} GROUP BY 1 ORDER BY 1"
+        )
         ax.bar(vc["v"].fillna("NULL"), vc["n"], color="tab:orange")
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     else:
@@ -120,10 +122,15 @@ edges = db.df(
 g = nx.DiGraph()
 g.add_nodes_from(tools["tool"])
 g.add_edges_from(zip(edges["source"], edges["target"], strict=True))
-pos = nx.circular_layout(sorted(g.nodes))
-colors = ["tab:orange" if k == "write" else "tab:blue" for k in tools.set_index("tool").loc[list(g.nodes), "kind"]]
+pos = nx.spring_layout(g, seed=0, k=1.5 / max(1, g.number_of_nodes()) ** 0.5)
+colors = [
+    "tab:orange" if k == "write" else "tab:blue"
+    for k in tools.set_index("tool").loc[list(g.nodes), "kind"]
+]
 fig, ax = plt.subplots(figsize=(9, 7))
-nx.draw_networkx(g, pos, ax=ax, node_color=colors, node_size=500, font_size=7, arrowsize=8, edge_color="0.7")
+nx.draw_networkx(
+    g, pos, ax=ax, node_color=colors, node_size=500, font_size=7, arrowsize=8, edge_color="0.7"
+)
 ax.set_title(f"tool graph of {world}: {g.number_of_nodes()} tools, {g.number_of_edges()} edges")
 ax.axis("off")
 plt.show()
