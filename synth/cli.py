@@ -332,6 +332,14 @@ def world_test(
 
 
 __import__("synth.rollout.cli", fromlist=["register"]).register(app)  # scaleenv rollout
+__import__("synth.analyze", fromlist=["register"]).register(app)  # scaleenv analyze
+
+
+# ---- synth (many worlds, diversity report) -------------------------------------------
+from synth.runner.cli import synth_app  # noqa: E402 - registered after the other groups
+
+app.add_typer(synth_app, name="synth")
+__import__("synth.generate.openapi.cli", fromlist=["register"]).register(synth_app)  # synth openapi
 
 
 def main() -> None:  # pragma: no cover - console entry
