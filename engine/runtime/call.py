@@ -180,7 +180,9 @@ class PreparedTool:
         self.perm_read: Permissions = perm.read_only()
         tag = f"/*{name}:%s*/ "
         self.lets = [(n, tag % f"let:{n}" + sql) for n, sql in tool.let.items()]
-        self.gens = [(gname, g, id_sql(g), {}) for gname, g in tool.generate.items()]
+        self.gens: list[tuple[str, IdGenerator, tuple[str, str], dict[int, str]]] = [
+            (gname, g, id_sql(g), {}) for gname, g in tool.generate.items()
+        ]
         self.id_probes = 0  # candidates tried so far (a test's measure of id generation cost)
         self.pre = [(tag % f"pre{i}" + p.check, p.error) for i, p in enumerate(tool.preconditions)]
         self.effects = [
@@ -341,12 +343,12 @@ def prepare_call(
             pt.id_probes += probes
     if guard is not None:
         guard.tool(pt.perm_read)
-    for n, sql in pt.lets:
-        row = conn.execute(sql, binds).fetchone()
+    for n, let_sql in pt.lets:
+        row = conn.execute(let_sql, binds).fetchone()
         binds[n] = None if row is None else row[0]
     if preconditions:
-        for i, (sql, template) in enumerate(pt.pre):
-            cur = conn.execute(sql, binds)
+        for i, (pre_sql, template) in enumerate(pt.pre):
+            cur = conn.execute(pre_sql, binds)
             row = cur.fetchone()
             if row is None or not truthy(row[0]):
                 values = dict(binds)

@@ -159,8 +159,8 @@ class Check:
         keys = None if logged is None else self.keys(conn, logged)
         if keys is None:
             cur = conn.execute(self.sql, {"now": now})
-            rows = cur.fetchmany(limit)
-            return ([d[0] for d in cur.description], rows) if rows else None
+            full = cur.fetchmany(limit)
+            return ([d[0] for d in cur.description], full) if full else None
         rows: list[tuple] = []
         names: list[str] = []
         for n, binds in _in_lists(keys):
@@ -201,7 +201,7 @@ def first_violated(
     if not small and not big:
         return None
     binds: dict[str, Any] = {"now": now}
-    shape = []
+    shape: list[tuple[int, int | None]] = []
     for j, (chk, keys) in enumerate(small):
         if keys is None:
             shape.append((chk.index, None))

@@ -72,7 +72,7 @@ def parse_one_statement(sql: str) -> exp.Expression:
         raise ValueError("empty SQL")
     if len(statements) > 1:
         raise ValueError(f"expected one statement, got {len(statements)} (';' separated)")
-    stmt = statements[0]
+    stmt: exp.Expression = statements[0]  # type: ignore[assignment]
     if not isinstance(stmt, exp.Query | exp.Insert | exp.Update | exp.Delete):
         word = sql.split()[0].upper()
         word += "; write INSERT OR REPLACE" if word == "REPLACE" else ""
@@ -174,7 +174,7 @@ def _ctes_visible(node: exp.Expression) -> dict[str, exp.Expression]:
         if isinstance(with_, exp.With):
             for cte in with_.expressions:
                 out.setdefault(cte.alias_or_name, cte.this)
-        cur = cur.parent
+        cur = cur.parent  # type: ignore[assignment]
     return out
 
 

@@ -147,11 +147,11 @@ class SqlChecker:
         if writable is not None:
             for table in sorted((written & set(self.schema)) - writable):
                 err((path, f"writes table {table}, which the tool does not declare in writes"))
-        for table, col in sorted(columns_used(stmt, self.schema), key=str):
-            if table in self.schema and col not in self.schema[table]:
-                if is_rowid(table, col, self.schema):
+        for qual, col in sorted(columns_used(stmt, self.schema), key=str):
+            if qual is not None and qual in self.schema and col not in self.schema[qual]:
+                if is_rowid(qual, col, self.schema):
                     continue  # SQLite's rowid / oid / _rowid_: valid for every table
-                err((path, f"unknown column {table}.{col}"))
+                err((path, f"unknown column {qual}.{col}"))
         for call in nondeterminism(stmt):
             err((path, f"non-deterministic {call}: use :now and deterministic SQL"))
         if len(self.errors) > n_before:
@@ -353,10 +353,11 @@ class SqlChecker:
         for name, tool in spec.tools.items():
             self.check_tool(name, tool)
         for i, rule in enumerate(spec.policy_rules):
-            tool = spec.tools.get(rule.tool)
-            if tool is None:
+            rule_tool = spec.tools.get(rule.tool)
+            if rule_tool is None:
                 continue  # reported with the rule's tool field
-            binds = set(tool.params) | set(tool.let) | set(tool.generate) | {"now"}
+            t = rule_tool
+            binds = set(t.params) | set(t.let) | set(t.generate) | {"now"}
             self.check(jpath("policy_rules", i, "violated"), rule.violated, SELECT, binds)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from engine.errors import SpecError, UnknownNameError
 from engine.runtime.argcheck import DEFAULT_MAX_LENGTH
 from engine.runtime.builtins import BUILTIN_TOOLS
 from engine.spec.metadata import create_sqlite
@@ -159,9 +160,10 @@ def _resolve(spec: DomainSpec, names: list[str] | None) -> list[str]:
     wanted = list(spec.active_tools()) + list(spec.builtins) if names is None else list(names)
     for name in wanted:
         if name not in spec.tools and name not in BUILTIN_TOOLS:
-            raise KeyError(f"{spec.name}: no tool {name!r}")
+            raise UnknownNameError(f"{spec.name}: no tool {name!r}")
         if not NAME_RE.fullmatch(name):
-            raise ValueError(f"tool name {name!r} does not match {NAME_RE.pattern}")
+            msg = f"tool name {name!r} does not match {NAME_RE.pattern}"
+            raise SpecError([(f"tools.{name}", msg)], spec.name)
     return wanted
 
 
@@ -198,7 +200,7 @@ def _statements(tool: Tool) -> list[exp.Expression | None]:
     out: list[exp.Expression | None] = []
     for eff in tool.effects:
         try:
-            out.append(sqlglot.parse_one(eff.sql, read="sqlite"))
+            out.append(sqlglot.parse_one(eff.sql, read="sqlite"))  # type: ignore[arg-type]
         except sqlglot.errors.ParseError:
             out.append(None)
     return out
@@ -231,7 +233,7 @@ def _constant_update(stmt: exp.Expression | None, tool: Tool) -> bool:
     return True
 
 
-def annotations(spec: DomainSpec, name: str) -> dict[str, Any]:
+def tool_annotations(spec: DomainSpec, name: str) -> dict[str, Any]:
     """MCP behaviour hints: read-only, destructive (updates or deletes existing rows),
     idempotent (read-only, or every effect sets constants)."""
     tool = spec.tools.get(name)
@@ -277,7 +279,7 @@ def mcp_tools(spec: DomainSpec, names: list[str] | None = None) -> list[dict]:
                 schema = wrapped(dict(BUILTIN_RESULTS[name]))
             if schema is not None:
                 entry["outputSchema"] = schema
-            entry["annotations"] = annotations(spec, name)
+            entry["annotations"] = tool_annotations(spec, name)
             out.append(entry)
         return out
     finally:

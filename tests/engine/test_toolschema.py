@@ -15,7 +15,7 @@ from engine.spec.metadata import create_sqlite
 from engine.spec.models import DomainSpec, Param, read_spec_data
 from engine.toolschema.tools import (
     STRICT_KEYWORDS,
-    annotations,
+    tool_annotations,
     args_json_schema,
     mcp_tools,
     openai_tools,
@@ -93,15 +93,15 @@ def test_mcp_schemas_are_valid_json_schema(spec: DomainSpec) -> None:
 
 
 def test_annotations(spec: DomainSpec) -> None:
-    get = annotations(spec, "get_order")
+    get = tool_annotations(spec, "get_order")
     assert get["readOnlyHint"] and get["idempotentHint"] and not get["destructiveHint"]
-    cancel = annotations(spec, "cancel_order")
+    cancel = tool_annotations(spec, "cancel_order")
     assert not cancel["readOnlyHint"] and cancel["destructiveHint"]
     assert not cancel["idempotentHint"]  # stock = stock + ... grows on every call
-    note = annotations(spec, "add_customer_note")
+    note = tool_annotations(spec, "add_customer_note")
     assert note["destructiveHint"] and note["idempotentHint"]  # SET note = :note
-    assert annotations(spec, "remove_items")["destructiveHint"]  # DELETE
-    assert annotations(spec, "calculate")["readOnlyHint"]
+    assert tool_annotations(spec, "remove_items")["destructiveHint"]  # DELETE
+    assert tool_annotations(spec, "calculate")["readOnlyHint"]
 
 
 @pytest.mark.parametrize(
