@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from engine.db import bytes_to_connection, table_counts
-from engine.errors import SpecError, WorldError
+from engine.errors import SpecError, UnknownNameError, WorldError
 from engine.session import Session
 from engine.spec.models import DomainSpec
 from engine.spec.task import Task, read_tasks
@@ -139,6 +139,17 @@ def read_world_files(
     return manifest, files
 
 
+_DAMAGE = (
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    yaml.YAMLError,
+    RecursionError,
+    MemoryError,
+)
+
+
 class World:
     """A loaded world: spec, base database bytes, tasks. Sessions share the base bytes."""
 
@@ -174,6 +185,13 @@ class World:
     def load(cls, world_dir: str | Path, verify: bool = True) -> World:
         """Load a world directory; refuses a tampered or truncated one (``WorldError``)."""
         d = Path(world_dir)
+        try:
+            return cls._load(d, verify)
+        except _DAMAGE as exc:  # whatever a damaged file makes a decoder raise: one line
+            raise WorldError(f"{d}: damaged world ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def _load(cls, d: Path, verify: bool) -> World:
         manifest, files = read_world_files(d, verify=verify)
         try:
             spec = load_spec(
@@ -204,7 +222,7 @@ class World:
         for t in self.tasks:
             if t.id == task_id:
                 return t
-        raise KeyError(f"{self.name}: no task {task_id!r}")
+        raise UnknownNameError(f"{self.name}: no task {task_id!r}")
 
     def report(self, name: str) -> Any:
         """A JSON report stored in the world (``proctest.json``, ``graph.json``), or None."""

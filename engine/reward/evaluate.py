@@ -255,7 +255,8 @@ def evaluate_changes(
         n_exp, n_ok, n_bad = n_exp + e, n_ok + m, n_bad + u
         lines.extend(more)
 
-    said = list(messages or [])
+    # an agent turn without text (None: a tool-call-only turn) or of another type says nothing
+    said = [m for m in messages or [] if isinstance(m, str)]
     found = 0
     for answer in task.required_answers:
         if answer_found(answer, said):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.runtime.argcheck import ArgError, compile_params
-from engine.runtime.call import ToolResult, failure
+from engine.runtime.call import ErrorType, ToolResult, failure
 from engine.spec.models import Param
 
 MAX_EXPRESSION = 500
@@ -135,10 +135,10 @@ def run_builtin(name: str, args: dict[str, Any]) -> ToolResult:
     try:
         values = _VALIDATORS[name](args)
     except ArgError as exc:
-        return failure(name, "invalid_arguments", str(exc))
+        return failure(name, ErrorType.INVALID_ARGUMENTS, str(exc))
     if name == "calculate":
         try:
             return ToolResult(True, calculate(values["expression"]), None, "", name)
         except ArgError as exc:
-            return failure(name, "invalid_arguments", f"'expression': {exc}")
+            return failure(name, ErrorType.INVALID_ARGUMENTS, f"'expression': {exc}")
     return ToolResult(True, TRANSFER_RESULT, None, "", name)

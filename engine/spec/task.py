@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.errors import TaskError
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -63,16 +65,14 @@ class Task(_Model):
 def read_tasks(path: str | Path) -> list[Task]:
     """Read ``tasks.jsonl``; a bad line raises with its line number."""
     tasks: list[Task] = []
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+    with open(path, "rb") as fh:
+        for i, raw in enumerate(fh, 1):
             try:
-                tasks.append(Task.model_validate_json(line))
-            except ValueError as exc:
-                from engine.errors import TaskError
-
-                first = str(exc).splitlines()[0]
+                line = raw.decode("utf-8")
+                if line.strip():
+                    tasks.append(Task.model_validate_json(line))
+            except (ValueError, RecursionError) as exc:  # bad UTF-8, JSON or task fields
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise TaskError(f"{path}:{i}: not a valid task: {first}") from exc
     return tasks
 

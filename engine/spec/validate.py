@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 import networkx as nx
-import yaml
 from pydantic import ValidationError
 
 from engine.errors import SpecError
@@ -27,9 +26,9 @@ from engine.spec.models import (
     Column,
     DomainSpec,
     Param,
-    read_spec_data,
 )
 from engine.spec.patterns import pattern_is_numeric, pattern_radices
+from engine.spec.source import read_spec_data
 from engine.spec.validate_sql import Errors, check_sql, jpath
 
 BIND_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -305,15 +304,8 @@ def validate_spec(data: dict[str, Any] | DomainSpec) -> list[tuple[str, str]]:
 def _read(path: Path, source: str) -> dict[str, Any]:
     try:
         return read_spec_data(path)
-    except FileNotFoundError:
-        raise SpecError([("(file)", "no such file")], source) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        msg = f"YAML syntax error{where}: {exc.problem or exc}"
-        raise SpecError([("(file)", _one_line(msg))], source) from None
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise SpecError([("(file)", _one_line(f"cannot read: {exc}"))], source) from None
+    except SpecError as exc:  # the same errors, named by the caller's source
+        raise SpecError(exc.errors, source) from None
 
 
 def load_spec(

@@ -21,11 +21,11 @@ from alembic import command
 from alembic.config import Config
 
 from engine.db import bytes_to_connection
-from engine.errors import MigrationError
 from engine.spec.models import DomainSpec
 from engine.world import DB_FILE, SPEC_FILE, read_world_files, write_world
 from synth.migrate.revisions import (
     VERSIONS_DIR,
+    MigrationError,
     Revision,
     parse_chain,
     render_revision,

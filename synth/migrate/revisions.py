@@ -18,9 +18,14 @@ import sqlalchemy as sa
 from alembic.autogenerate import render_python_code
 from alembic.operations import ops
 
-from engine.errors import MigrationError
+from engine.errors import ScaleEnvError
 from engine.spec.metadata import build_metadata, sqlite_ddl
 from engine.spec.models import DomainSpec
+
+
+class MigrationError(ScaleEnvError):
+    """A spec change cannot be turned into a migration, or a migration failed."""
+
 
 VERSIONS_DIR = "migrations/versions/"
 _FILE_RE = re.compile(r"^migrations/versions/(\d{4})_(\w+)\.py$")

@@ -17,12 +17,12 @@ def plan_counts(
     """Target rows per table: ``rows`` spread in proportion to ``Entity.rows``, or scaled."""
     base = {t: e.rows for t, e in spec.entities.items()}
     if rows is not None and scale is not None:
-        raise ValueError("give rows or scale, not both")
+        raise SeedError("give rows or scale, not both")
     if rows is None and scale is None:
         return base
     if rows is not None:
         if rows < 0:
-            raise ValueError("rows must be >= 0")
+            raise SeedError(f"rows must be >= 0, got {rows}")
         total = sum(base.values())
         factor = rows / total if total else 0.0
     else:

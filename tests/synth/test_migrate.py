@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from engine.errors import MigrationError
+from synth.migrate.revisions import MigrationError
 from engine.spec.metadata import create_sqlite
 from engine.spec.models import DomainSpec
 from engine.world import DB_FILE, SPEC_FILE, read_world_files, write_world

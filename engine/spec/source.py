@@ -1,0 +1,104 @@
+"""Reading a spec file into plain data, strictly: what a lax reader would let through silently
+(a repeated key, NaN, a Python tag) is an error with its line and column.
+
+YAML is read with a safe loader that refuses duplicate keys (PyYAML keeps the last one);
+JSON refuses ``NaN``/``Infinity`` and duplicate keys. Every failure is a ``SpecError`` whose
+one line names the file and the place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import SpecError, one_line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {first.line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def parse_spec_text(text: str, source: str, as_json: bool = False) -> dict[str, Any]:
+    """Parse spec ``text`` (YAML, or JSON when ``as_json``) into a mapping; ``SpecError`` names
+    ``source`` and the line:column of the first problem."""
+    try:
+        if as_json:
+            data = json.loads(text, parse_constant=_json_constant, object_pairs_hook=_json_object)
+        else:
+            data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}:{exc.colno}"
+        raise SpecError([(where, f"JSON syntax error: {exc.msg}")], source) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}:{mark.column + 1}" if mark else "(file)"
+        kind = "YAML" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax"
+        problem = one_line(exc.problem or exc, 200)
+        if "could not determine a constructor" in problem:
+            problem = f"unsupported tag{problem.split('tag', 1)[-1]} (a spec is plain data)"
+        raise SpecError([(where, f"{kind} error: {problem}")], source) from None
+    except ValueError as exc:  # JSON NaN/Infinity or a duplicate key
+        raise SpecError([("(file)", one_line(f"JSON error: {exc}", 200))], source) from None
+    except yaml.YAMLError as exc:  # e.g. a control character the YAML reader refuses
+        raise SpecError([("(file)", one_line(f"YAML error: {exc}", 200))], source) from None
+    except RecursionError:
+        raise SpecError([("(file)", "nested too deeply")], source) from None
+    if not isinstance(data, dict):
+        got = "nothing" if data is None else type(data).__name__
+        raise SpecError(
+            [("(file)", f"a spec must be a mapping at the top level, got {got}")], source
+        )
+    return data
+
+
+def read_spec_data(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON spec file into plain data (no validation); ``SpecError`` on a file
+    that is missing, unreadable or not well-formed."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([("(file)", "no such file")], str(p)) from None
+    except IsADirectoryError:
+        raise SpecError([("(file)", "is a directory, not a spec file")], str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError([("(file)", f"not UTF-8 text (byte {exc.start})")], str(p)) from None
+    except OSError as exc:
+        raise SpecError([("(file)", f"cannot read: {exc.strerror or exc}")], str(p)) from None
+    return parse_spec_text(text, str(p), as_json=p.suffix.lower() == ".json")
