@@ -234,6 +234,8 @@ def _check_tools(spec: DomainSpec, errs: Errors) -> None:
         if name in builtins:
             errs.append((base, f"tool name {name!r} clashes with a builtin"))
         for field in ("reads", "writes"):
+            if field not in tool.model_fields_set:
+                continue  # inferred from the SQL: an unknown table is reported there, once
             for i, table in enumerate(getattr(tool, field)):
                 if table not in spec.entities:
                     errs.append((f"{base}.{field}[{i}]", f"unknown table {table}"))
