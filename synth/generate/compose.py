@@ -76,6 +76,7 @@ def spec_data(b: Builder) -> dict[str, Any]:
         "now": NOW,
         "policy": policy_text(b),
         "builtins": ["calculate", "transfer_to_human_agents"],
+        "user_entity": s.user.table,
         "entities": b.entities,
         "invariants": b.invariants,
         "policy_rules": b.policy_rules,
@@ -125,7 +126,14 @@ def spec_yaml(sketch: DomainSketch, seed: int) -> str:
         "# Edit freely: this is an ordinary domain spec (scaleenv world validate / build).",
     ]
     out = ["\n".join(head) + "\n"]
-    out.append(_dump({k: data[k] for k in ("name", "description", "now", "policy", "builtins")}))
+    out.append(
+        _dump(
+            {
+                k: data[k]
+                for k in ("name", "description", "now", "policy", "builtins", "user_entity")
+            }
+        )
+    )
     for section, kind in (("entities", "table"), ("tools", "tool")):
         out.append(f"\n{section}:\n")
         for name, body in data[section].items():

@@ -220,7 +220,7 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         f"You are the {b.sketch.agent_role} of {b.sketch.title}. Before you look at or change anything,"
         f" identify the {u.noun} by {_auth_words(u.auth)}.",
         f"Only act on the authenticated {u.noun}'s own records; refuse requests about other {u.noun}s.",
-        f"Suspended accounts may look at their records but cannot make new requests.",
+        "Suspended accounts may look at their records but cannot make new requests.",
     )
     if split_addresses:
         _addresses(b)
