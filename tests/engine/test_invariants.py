@@ -13,6 +13,7 @@ import pytest
 from tinyshop import make_world, spec_with
 
 import engine.runtime.call as runtime
+import synth.build as build
 from engine.runtime.invariants import explain_scoped, plan_checks
 from engine.runtime.keylog import CALL_LOG
 from engine.spec.models import DomainSpec, Invariant
@@ -278,7 +279,7 @@ def _full_checks() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def built() -> dict[str, tuple[DomainSpec, bytes]]:
-    build = pytest.importorskip("synth.build")
+
     out = {}
     for domain in ("bank", "retail", "airline"):
         res = build.build_world(DOMAINS / f"{domain}.yaml", seed=1, rows=2000, proctest=False)

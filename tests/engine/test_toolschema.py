@@ -11,16 +11,17 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+import engine.world as world_mod
 from engine.spec.metadata import create_sqlite
 from engine.spec.models import DomainSpec, Param, read_spec_data
 from engine.toolschema.tools import (
     STRICT_KEYWORDS,
-    tool_annotations,
     args_json_schema,
     mcp_tools,
     openai_tools,
     param_json_schema,
     structured_result,
+    tool_annotations,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,8 +213,7 @@ def test_results_validate_against_output_schema(
 
 def test_session_results_validate(spec: DomainSpec) -> None:
     """With the runtime present: real ToolResults validate against the outputSchema."""
-    pytest.importorskip("engine.session")
-    world_mod = pytest.importorskip("engine.world")
+
     conn = sqlite3.connect(":memory:", isolation_level=None)
     create_sqlite(spec, conn)
     conn.executescript(
