@@ -96,6 +96,7 @@ def test_same_bytes_in_other_processes(domains_dir):
 
 
 def test_every_task_verifies(world, taskset):
+    assert taskset.tasks  # never pass on an empty task set
     s = world.session()
     for t in taskset.tasks:
         assert verify_task(world, t, s) == [], t.id
@@ -117,6 +118,7 @@ def test_report_counts(world, taskset):
 
 
 def test_instruction_is_grounded(taskset):
+    assert taskset.tasks  # never pass on an empty task set
     for t in taskset.tasks:
         assert t.user.name in t.instruction
         for ident in t.meta["lookup_ids"]:
@@ -260,6 +262,7 @@ def test_rule_leak(world, taskset):
 
 # ---- distractors ------------------------------------------------------------------------------------
 def test_distractors_change_no_gold_outcome(world, taskset):
+    assert taskset.tasks  # never pass on an empty task set
     s = world.session()
     for t in taskset.tasks:
         assert distractor_problem(world, t, s) is None, t.id
@@ -282,6 +285,7 @@ def test_distractors_change_no_gold_outcome(world, taskset):
 
 
 def test_distractors_are_near_misses(world, taskset):
+    assert taskset.tasks  # never pass on an empty task set
     s = world.session()
     for t in taskset.tasks:
         s.reset(t)
