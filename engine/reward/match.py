@@ -9,11 +9,11 @@ Answers the agent must state are matched here too: numbers numerically, text nor
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from rapidfuzz import fuzz
 
+from engine.spec.kinds import column_kind, to_bool, to_decimal  # noqa: F401 - re-exported
 from engine.spec.models import Column, MatchPolicy
 
 SEMANTIC_THRESHOLD = 80.0  # score in [0, 100] a semantic column must reach
@@ -54,38 +54,6 @@ _STOPWORDS = frozenset(
 )
 _PUNCT = re.compile(r"[^\w\s]+")
 _SPACE = re.compile(r"\s+")
-_TRUE = {"1", "true", "t", "yes", "y"}
-_FALSE = {"0", "false", "f", "no", "n", ""}
-
-
-def to_decimal(value: Any, scale: int | None = None) -> Decimal | None:
-    """``value`` as a Decimal (via ``str`` so floats keep their shortest form), rounded
-    half-up to ``scale`` digits when given; None if it is not a number."""
-    if value is None or isinstance(value, bool):
-        return Decimal(int(value)) if isinstance(value, bool) else None
-    try:
-        d = Decimal(str(value).strip().replace(",", ""))
-    except (InvalidOperation, ValueError):
-        return None
-    if not d.is_finite():
-        return None
-    if scale is not None:
-        d = d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-    return d
-
-
-def to_bool(value: Any) -> bool | None:
-    """0/1, True/False and their usual spellings as one bool; None if unrecognisable."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    text = str(value).strip().casefold()
-    if text in _TRUE:
-        return True
-    return False if text in _FALSE else None
 
 
 def canonical(col: Column, value: Any) -> Any:
@@ -96,22 +64,7 @@ def canonical(col: Column, value: Any) -> Any:
     """
     if value is None:
         return None
-    match col.type:
-        case "decimal":
-            d = to_decimal(value, col.scale)
-            return ("num", d) if d is not None else ("str", str(value))
-        case "integer":
-            d = to_decimal(value)
-            if d is not None and d == d.to_integral_value():
-                return ("num", int(d))
-            return ("str", str(value))
-        case "boolean":
-            b = to_bool(value)
-            return ("bool", b) if b is not None else ("str", str(value))
-        case "datetime":
-            return ("str", str(value).strip().replace("T", " ", 1))
-        case _:
-            return ("str", str(value))
+    return column_kind(col).canonical(col, value)
 
 
 def normalize_text(text: str) -> str:

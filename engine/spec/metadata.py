@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from engine.spec.kinds import column_kind
 from engine.spec.models import Column, DomainSpec, Entity
 
 NAMING_CONVENTION = {
@@ -27,24 +28,7 @@ NAMING_CONVENTION = {
 
 def sa_type(col: Column) -> sa.types.TypeEngine:
     """The SQLAlchemy type of a spec column (dates are ISO text on SQLite)."""
-    match col.type:
-        case "string":
-            return sa.String(col.max_length or 255)
-        case "text":
-            return sa.Text()
-        case "integer":
-            return sa.Integer()
-        case "decimal":
-            return sa.Numeric(col.precision, col.scale, asdecimal=False)
-        case "boolean":
-            return sa.Boolean(create_constraint=False)
-        case "date":
-            return sa.Date()
-        case "datetime":
-            return sa.DateTime()
-        case "enum":
-            return sa.String(max(len(v) for v in col.values or [""]) or 1)
-    raise AssertionError(col.type)
+    return column_kind(col).sql(col)
 
 
 def _server_default(col: Column) -> sa.TextClause | str | None:

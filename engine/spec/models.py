@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.spec.kinds import DATE_FMT, DATETIME_FMT
 from engine.spec.patterns import compile_pattern
 
 __all__ = [
@@ -54,9 +55,6 @@ ParamType = Literal["string", "integer", "number", "boolean", "enum", "date", "d
 MatchPolicy = Literal["exempt", "exact", "semantic"]
 Shape = Literal["scalar", "object", "list"]
 Builtin = Literal["calculate", "transfer_to_human_agents"]
-
-DATE_FMT = "%Y-%m-%d"
-DATETIME_FMT = "%Y-%m-%d %H:%M:%S"  # the format of SQLite's datetime(): comparable as text
 
 
 class _Model(BaseModel):

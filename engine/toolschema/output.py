@@ -16,6 +16,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from engine.spec.kinds import column_kind
 from engine.spec.metadata import create_sqlite
 from engine.spec.models import Column, DomainSpec, Tool
 from engine.spec.sql import tool_output_references
@@ -29,8 +30,7 @@ class _NullBinds(dict):
 def _column_schema(col: Column | None) -> dict:
     if col is None:
         return {}
-    types = {"integer": ["integer"], "decimal": ["number"], "boolean": ["boolean", "integer"]}
-    out: dict[str, Any] = {"type": [*types.get(col.type, ["string"]), "null"]}
+    out: dict[str, Any] = {"type": [*column_kind(col).json_types, "null"]}
     if col.type == "enum":
         out["enum"] = [*(col.values or []), None]
     if col.description:

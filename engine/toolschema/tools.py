@@ -19,6 +19,7 @@ from sqlglot import exp
 from engine.errors import SpecError, UnknownNameError
 from engine.runtime.argcheck import DEFAULT_MAX_LENGTH
 from engine.runtime.builtins import BUILTIN_TOOLS
+from engine.spec.kinds import DATE_PATTERN, DATETIME_PATTERN, param_kind  # noqa: F401
 from engine.spec.metadata import create_sqlite
 from engine.spec.models import DomainSpec, Param, Tool
 from engine.toolschema.output import output_schema, structured_result, wrapped
@@ -35,8 +36,6 @@ __all__ = [
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 STRICT_KEYWORDS = {"type", "enum", "items", "properties", "required"}
 STRICT_KEYWORDS |= {"additionalProperties", "description", "anyOf"}
 
@@ -58,16 +57,15 @@ def _base_type(param: Param) -> str:
         if all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals):
             return "number"
         return "string"
-    return {"date": "string", "datetime": "string"}.get(param.type, param.type)
+    return param_kind(param).json_type
 
 
 def _constraint_text(param: Param) -> str:
     """The constraints strict mode cannot carry, as words for the description."""
     bits: list[str] = []
-    if param.type == "date":
-        bits.append("format YYYY-MM-DD")
-    elif param.type == "datetime":
-        bits.append("format YYYY-MM-DD HH:MM:SS")
+    words = param_kind(param).format_words
+    if words:
+        bits.append(words)
     if param.min_length is not None or param.max_length is not None:
         lo, hi = param.min_length, param.max_length
         if lo is not None and hi is not None:
@@ -106,7 +104,8 @@ def param_json_schema(param: Param, strict: bool = False, nullable: bool = False
         extra = _constraint_text(param)
         desc = f"{desc} ({extra})" if desc and extra else desc or extra
     else:
-        integer = param.type == "integer"
+        kind = param_kind(param)
+        integer = kind.json_type == "integer"
         for key, value in (
             ("minimum", param.minimum),
             ("maximum", param.maximum),
@@ -117,16 +116,16 @@ def param_json_schema(param: Param, strict: bool = False, nullable: bool = False
         ):
             if value is not None:
                 out[key] = _num(value, integer) if key in ("minimum", "maximum") else value
-        if param.type == "string" and param.max_length is None:
+        if kind.name == "string" and param.max_length is None:
             out["maxLength"] = DEFAULT_MAX_LENGTH  # what the runtime enforces anyway
         if param.unique_items:
             out["uniqueItems"] = True
         if param.pattern is not None:
             out["pattern"] = param.pattern
-        elif param.type in ("date", "datetime"):
-            out["pattern"] = DATE_PATTERN if param.type == "date" else DATETIME_PATTERN
-        if param.type == "date":
-            out["format"] = "date"
+        elif kind.pattern is not None:
+            out["pattern"] = kind.pattern
+        if kind.json_format is not None:
+            out["format"] = kind.json_format
         if param.default is not None:
             out["default"] = param.default
     if desc:
