@@ -302,18 +302,31 @@ def _tools_for(
 
 
 def _custom(plan: T.TablePlan, op) -> tuple[dict[str, Any] | None, str | None]:
+    """A state transition when the status enum has the verb's state; else an update of the
+    columns the verb's request body names (``setLabels``, ``resize``); else skipped."""
+    from synth.generate.openapi.naming import column_name
+
     st = plan.status
+    values = list(st.column.values or []) if st is not None else []
+    target = target_state(op.verb, values) if st is not None else None
+    if target is not None and re.fullmatch(r"[A-Za-z0-9_ .-]+", target):
+        return T.transition_tool(plan, op, target), None
+    cols = {c.name: c for c in plan.columns}
+    hits = []
+    for f in op.body:
+        c = cols.get(column_name(f.name))
+        if c is not None and c not in hits and not c.status:
+            hits.append(c)
+    if hits:
+        return T.field_tool(plan, op, hits), None
     if st is None:
-        return None, f"custom verb '{op.verb}': the item schema has no status enum to move"
-    target = target_state(op.verb, list(st.column.values or []))
-    if target is None:
-        return (
-            None,
-            f"custom verb '{op.verb}': no value of {st.name} ({', '.join((st.column.values or [])[:6])}) matches it",
+        return None, (
+            f"custom verb '{op.verb}': no status enum to move and no request field that is a column"
         )
-    if not re.fullmatch(r"[A-Za-z0-9_ .-]+", target):
-        return None, f"custom verb '{op.verb}': status value {target!r} is not a plain word"
-    return T.transition_tool(plan, op, target), None
+    return None, (
+        f"custom verb '{op.verb}': no value of {st.name} ({', '.join(values[:6])}) matches it "
+        "and no request field is a column"
+    )
 
 
 def _policy(model: ApiModel, plans: dict[str, T.TablePlan]) -> str:

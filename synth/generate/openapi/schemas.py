@@ -48,6 +48,10 @@ def deref(schema: Any, where: str, resolve: Resolver) -> tuple[dict[str, Any], s
             }
             continue
         members = schema.get("allOf")
+        if isinstance(members, list) and len(members) == 1:  # allOf: [$ref] + readOnly etc.
+            extra = {k: v for k, v in schema.items() if k != "allOf"}
+            target, where = deref(members[0], f"{where}/allOf/0", resolve)
+            return {**target, **extra}, where
         if isinstance(members, list) and members:
             merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
             for i, m in enumerate(members):

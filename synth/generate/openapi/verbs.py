@@ -10,6 +10,7 @@ import re
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "cancel": ("cancelled", "canceled", "cancelling", "canceling"),
+    "capture": ("captured", "succeeded", "paid"),
     "approve": ("approved", "active"),
     "reject": ("rejected", "declined", "denied"),
     "deny": ("denied", "rejected"),
@@ -28,7 +29,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "deactivate": ("inactive", "deactivated", "disabled"),
     "archive": ("archived",),
     "unarchive": ("active", "unarchived"),
-    "publish": ("published", "live", "active"),
+    "publish": ("published", "live", "active", "on_sale"),
     "unpublish": ("unpublished", "draft"),
     "complete": ("completed", "done", "succeeded"),
     "finish": ("finished", "completed", "done"),
@@ -85,6 +86,10 @@ def target_state(verb: str, values: list[str]) -> str | None:
     stem = _stem(verb)
     normed = {_norm(v): v for v in values}
     cands = list(SYNONYMS.get(stem, ()))
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", verb).lower().split("_")
+    if len(words) > 1:  # checkIn -> checked_in, signOut -> signed_out
+        rest = "_".join(words[1:])
+        cands += [f"{w}_{rest}" for w in (stem + "ed", stem + "d")]
     cands += [stem + "ed", stem + "d", stem[:-1] + "ied" if stem.endswith("y") else stem + "ed"]
     if len(stem) > 3:
         cands += [stem + stem[-1] + "ed"]
