@@ -30,7 +30,7 @@ from engine.spec.sql import (
     parse_one_statement,
     resolve_column,
     sources,
-    spec_schema,
+    column_map,
     tables_read,
     tables_written,
     tool_output_references,
@@ -186,7 +186,7 @@ def _reason(
 
 def build_graph(spec: DomainSpec) -> nx.DiGraph:
     """The dependency graph over the spec's non-quarantined tools (builtins excluded)."""
-    schema = spec_schema(spec)
+    schema = column_map(spec)
     tools = dict(sorted(spec.active_tools().items()))
     g = nx.DiGraph(domain=spec.name, spec_sha256=spec.digest())
     facts: dict[str, _Facts] = {}

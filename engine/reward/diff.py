@@ -26,9 +26,9 @@ def match_key_columns(entity: Entity) -> list[str]:
     if entity.natural_key:
         return list(entity.natural_key)
     pk = entity.primary_key
-    if pk and all(entity.columns[c].policy != "exempt" for c in pk):
+    if pk and all(entity.columns[c].match_policy != "exempt" for c in pk):
         return pk
-    cols = [n for n, c in entity.columns.items() if c.policy != "exempt"]
+    cols = [n for n, c in entity.columns.items() if c.match_policy != "exempt"]
     return cols or list(entity.columns)
 
 
@@ -40,7 +40,7 @@ def row_key(entity: Entity, columns: list[str], row: dict[str, Any]) -> tuple[An
         v = row.get(c)
         if col is None:
             out.append(("str", None if v is None else str(v)))
-        elif col.policy == "semantic" and v is not None:
+        elif col.match_policy == "semantic" and v is not None:
             out.append(("text", " ".join(str(v).casefold().split())))
         else:
             out.append(canonical(col, v))

@@ -105,7 +105,7 @@ def values_match(
     col: Column, expected: Any, actual: Any, threshold: float = SEMANTIC_THRESHOLD
 ) -> bool:
     """Whether ``actual`` satisfies ``expected`` under the column's policy."""
-    policy: MatchPolicy = col.policy
+    policy: MatchPolicy = col.match_policy
     if policy == "exempt" or (expected == actual and type(expected) is type(actual)):
         return True
     if policy == "semantic":

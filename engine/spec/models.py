@@ -241,7 +241,8 @@ class Column(_Model):
         return self
 
     @property
-    def policy(self) -> MatchPolicy:
+    def match_policy(self) -> MatchPolicy:
+        """The effective match policy: ids a tool generates are always exempt."""
         return "exempt" if self.generated else self.match
 
 

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from engine.db import q
 from engine.spec.models import DomainSpec, Invariant
-from engine.spec.sql import columns_used, spec_schema
+from engine.spec.sql import columns_used, column_map
 
 Via = tuple[str, str, str, bool]  # linking table, its column, the column it links, is an FK
 
@@ -63,7 +63,7 @@ def read_columns(
     spec: DomainSpec, expr: Any, tables: frozenset[str]
 ) -> dict[str, frozenset[str] | None]:
     """Per table read, the columns the query reads (None: cannot tell, so all)."""
-    schema = spec_schema(spec)
+    schema = column_map(spec)
     known = [t for t in tables if t in spec.entities]
     for star in expr.find_all(exp.Star):
         if not isinstance(star.parent, exp.Count):

@@ -355,7 +355,7 @@ def _query_lineage(expr: exp.Expression, schema: Schema, depth: int = 0) -> dict
     return out
 
 
-def spec_schema(spec: DomainSpec) -> Schema:
+def column_map(spec: DomainSpec) -> Schema:
     """Table -> column names of a spec (the schema the resolvers need)."""
     return {t: list(e.columns) for t, e in spec.entities.items()}
 

@@ -29,7 +29,7 @@ from engine.spec.sql import (
     params_used,
     parse_one_statement,
     result_lineage,
-    spec_schema,
+    column_map,
     statement_kind,
     tables_read,
     tables_written,
@@ -72,7 +72,7 @@ class SqlChecker:
 
     def __init__(self, spec: DomainSpec, errors: Errors) -> None:
         self.spec, self.errors = spec, errors
-        self.schema = spec_schema(spec)
+        self.schema = column_map(spec)
         self.conn = sqlite3.connect(":memory:", isolation_level=None)
         self._build()
 

@@ -21,7 +21,7 @@ from engine.spec.sql import (
     parse_one_statement,
     resolve_column,
     sources,
-    spec_schema,
+    column_map,
     tables_read,
 )
 
@@ -33,7 +33,7 @@ _STOP = (exp.Select, exp.Where, exp.And, exp.Or, exp.Subquery, exp.Insert, exp.U
 # ---- lineage ---------------------------------------------------------------------------------
 def bind_lineage(spec: DomainSpec, tool: Tool) -> dict[str, list[Ref]]:
     """Param -> columns its bind is compared with or stored into, read from the tool's SQL."""
-    schema = spec_schema(spec)
+    schema = column_map(spec)
     texts = [*tool.let.values(), *(p.check for p in tool.preconditions)]
     texts += [t for e in tool.effects for t in (e.sql, e.when) if t]
     texts += [tool.returns.query] if tool.returns else []
@@ -91,7 +91,7 @@ def _inserted_into(ph: exp.Expression, tree: exp.Expression) -> list[Ref]:
 
 def read_columns(spec: Any, sqls: list[str]) -> set[tuple[str | None, str]]:
     """(table, column) pairs the statements read; table None when unresolved."""
-    schema = spec_schema(spec)
+    schema = column_map(spec)
     out: set[tuple[str | None, str]] = set()
     for sql in sqls:
         try:

@@ -22,7 +22,7 @@ from engine.spec.sql import (
     columns_used,
     parse_one_statement,
     sources,
-    spec_schema,
+    column_map,
     tables_read,
 )
 from synth.seed.checks import culprits, verify_checks
@@ -40,7 +40,7 @@ def _fill_reads(
     Table None: a name that does not resolve (kept, to be safe). ``t.*`` and ``*`` read
     every column of their tables (as ``(t, "*")``).
     """
-    schema = tuple((t, tuple(cols)) for t, cols in spec_schema(spec).items())
+    schema = tuple((t, tuple(cols)) for t, cols in column_map(spec).items())
     return _reads_cached(table, column, sql, schema)
 
 

@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from engine.db import q
 from engine.spec.models import DATE_FMT, DATETIME_FMT, DomainSpec, Param, Tool
-from engine.spec.sql import parse_one_statement, resolve_column, spec_schema
+from engine.spec.sql import parse_one_statement, resolve_column, column_map
 from synth.tasks.domain import TAG
 
 _CMP = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Between, exp.In)
@@ -69,7 +69,7 @@ def _insert_column(node: exp.Expression, stmt: exp.Expression) -> str | None:
 
 def analyze_params(spec: DomainSpec, tool: Tool) -> dict[str, ParamSource]:
     """Where each param's values go: written column, compared column, substring match."""
-    schema = spec_schema(spec)
+    schema = column_map(spec)
     tables = sorted(set(tool.reads) | set(tool.writes))
     found: dict[str, tuple[int, str, bool]] = {}  # param -> (rank, column, like)
     for sql in _tool_sql(tool):

@@ -19,7 +19,7 @@ from engine.spec.models import PolicyRule
 from engine.spec.task import RowChange
 from engine.world import World
 from synth.tasks.args import FreeValues, ParamSource, analyze_params
-from synth.tasks.domain import TAG, SchemaInfo, all_keys, related
+from synth.tasks.domain import TAG, SchemaInfo, all_keys, owners_of, related
 
 
 class Ctx:
@@ -31,7 +31,8 @@ class Ctx:
         self.graph = graph
         self.seed = seed
         self.info = SchemaInfo(self.spec)
-        self.tools = {n: t for n, t in self.spec.active_tools().items() if n in graph}
+        # staff tools never serve a customer's request (unless the agent is staff)
+        self.tools = {n: t for n, t in self.info.customer_tools().items() if n in graph}
         self.sources: dict[str, dict[str, ParamSource]] = {
             n: analyze_params(self.spec, t) for n, t in self.tools.items()
         }
@@ -53,6 +54,10 @@ class Ctx:
         self.excluded: dict[str, set[Any]] = {}
         self.memo: dict[tuple, Any] = {}
         self.depths: dict[str, int] = {}
+        self._owners: dict[tuple[str, str], set[Any]] = {}
+        self.pending: list[dict[str, Any]] = []  # row mentions of the sentence being written
+        self.user: Any = None  # the user of the task being built (descriptions say "my")
+        self.fail: str | None = None  # why the last sub-goal could not be written
         self.write_tools = [n for n, t in self.tools.items() if not t.read_only]
         self.read_tools = [n for n, t in self.tools.items() if t.read_only]
 
@@ -62,6 +67,22 @@ class Ctx:
         self.token = hash(state)
         if len(self.memo) > 20000:
             self.memo.clear()
+
+    def owners(self, ref: str, value: Any) -> set[Any]:
+        """The users a base-state row (``ref`` = ``value``) belongs to (memoized)."""
+        mk = (ref, repr(value))
+        hit = self._owners.get(mk)
+        if hit is None:
+            table, _, col = ref.partition(".")
+            hit = self._owners[mk] = owners_of(self.base_conn, self.info, table, col, value)
+        return hit
+
+    def mine(self, ref: str, values: dict[Any, Any], user: Any) -> dict[Any, Any]:
+        """``values`` of ``ref`` that are no other user's rows (own or nobody's)."""
+        table = ref.partition(".")[0]
+        if user is None or not self.info.owned(table) or not self.info.is_id_ref(ref):
+            return values
+        return {v: c for v, c in values.items() if self.owners(ref, v) in (set(), {user})}
 
     def related(self, table: str, key: dict[str, Any], ref: str) -> list[tuple[Any, int, str]]:
         """``schema.related`` in the base state, memoized for the whole run. Links are only
@@ -225,7 +246,7 @@ class Ctx:
                 return True
             cols = self.spec.entities[ch.table].columns
             for c, col in cols.items():
-                if col.policy != "exempt" and ch.before.get(c) != ch.after.get(c):
+                if col.match_policy != "exempt" and ch.before.get(c) != ch.after.get(c):
                     return True
         return False
 

@@ -310,7 +310,7 @@ def _outcome(spec: Any, changes: list[Any]) -> list[str]:
             if (
                 c in ch.key
                 or (ch.table, c) in drawn
-                or (col is not None and col.policy == "exempt")
+                or (col is not None and col.match_policy == "exempt")
                 or (ref and (ref[0], ref[1], repr(v)) in new_keys)
             ):
                 continue
