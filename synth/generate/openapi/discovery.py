@@ -159,10 +159,13 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
             s, sat = deref(schema, sat, resolve)
             r.description = " ".join(str(s.get("description") or "").split())
             r.fields = object_fields(s, sat, resolve)
+        singles = _singletons(methods)
         for mname in sorted(methods):
             m = methods[mname]
             mat = f"{at}/methods/{mname}"
             op_id = str(m.get("id") or f"{key}.{mname}")
+            if any(mname in g for g in singles.values()):
+                continue
             if mname in NOT_MODELED:
                 model.skipped.append(Skip(op_id, mat, NOT_MODELED[mname], "custom"))
                 continue
@@ -202,6 +205,17 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
             )
         if r.operations or schema_ref is not None:
             model.resources[key] = r
+        for suffix, group in sorted(singles.items()):
+            _add_singleton(
+                model,
+                key if key in model.resources else parent,
+                key,
+                at,
+                suffix,
+                group,
+                methods,
+                resolve,
+            )
         _walk(
             res.get("resources") or {},
             f"{at}/resources",
@@ -209,6 +223,58 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
             model,
             resolve,
         )
+
+
+_SINGLE = re.compile(r"^(get|update|patch|delete|set)([A-Z]\w*)$")
+
+
+def _singletons(methods: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """AIP singletons spelled as methods of their parent (``getSettings``/``updateSettings``):
+    suffix -> {method: kind}, for suffixes whose get returns or whose update takes a schema."""
+    groups: dict[str, dict[str, str]] = {}
+    for mname in sorted(methods):
+        m = _SINGLE.match(mname)
+        if not m or mname in NOT_MODELED:
+            continue
+        verb, suffix = m.groups()
+        kind = {"get": "get", "delete": "delete", "set": "update"}.get(verb, verb)
+        groups.setdefault(suffix, {})[mname] = kind
+    out = {}
+    for suffix, group in groups.items():
+        if any(_singleton_schema(methods[n], k) for n, k in group.items()):
+            out[suffix] = group
+    return out
+
+
+def _singleton_schema(m: dict[str, Any], kind: str) -> str | None:
+    ref = ((m.get("response") if kind == "get" else m.get("request")) or {}).get("$ref")
+    return None if not ref or _is_envelope(ref) else ref
+
+
+def _add_singleton(model, parent, owner, at, suffix, group, methods, resolve) -> None:
+    key = f"{owner}.{suffix}"
+    schema_ref = next(
+        (r for n, k in sorted(group.items()) if (r := _singleton_schema(methods[n], k))), None
+    )
+    r = Resource(key=key, name=suffix, where=at, parent=parent, schema_name=schema_ref)
+    schema, sat = resolve(schema_ref, at)
+    s, sat = deref(schema, sat, resolve)
+    r.description = " ".join(str(s.get("description") or "").split())
+    r.fields = object_fields(s, sat, resolve)
+    for mname, kind in sorted(group.items()):
+        m = methods[mname]
+        r.operations.append(
+            Operation(
+                op_id=str(m.get("id") or f"{owner}.{mname}"),
+                kind=kind,  # type: ignore[arg-type]
+                verb=mname,
+                http=str(m.get("httpMethod") or ""),
+                path=str(m.get("flatPath") or m.get("path") or ""),
+                where=f"{at}/methods/{mname}",
+                description=" ".join(str(m.get("description") or "").split()),
+            )
+        )
+    model.resources[key] = r
 
 
 def _descends(model: ApiModel, key: str, ancestor: str) -> bool:
