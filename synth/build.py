@@ -18,8 +18,11 @@ from engine.errors import ScaleEnvError
 from engine.spec.models import DomainSpec
 from engine.spec.validate import load_spec
 from engine.world import DB_FILE, SPEC_FILE, World, write_world
+from synth.graph import build_graph, graph_to_json
 from synth.migrate.apply import create_world_db, initial_revision
+from synth.proctest.run import run_proctest
 from synth.seed.seeder import seed_database
+from synth.tasks import generate_tasks
 
 
 @dataclass
@@ -73,16 +76,11 @@ def build_world(
     files: dict[str, bytes] = dict(revisions)
     reports: dict[str, Any] = {}
     if proctest:
-        from synth.proctest.run import run_proctest
-
         report = run_proctest(spec, db, seed=seed, fuzz_steps=fuzz_steps)
         spec = report.quarantined_spec(spec)
         reports["proctest"] = report
         files["proctest.json"] = report.to_json().encode()
     if tasks > 0:
-        from synth.graph import build_graph, graph_to_json
-        from synth.tasks import generate_tasks
-
         world = World.from_parts(spec, db, meta=meta)
         graph = build_graph(spec)
         files["graph.json"] = graph_to_json(graph).encode()

@@ -1,107 +1,107 @@
 """The ``scaleenv`` command line. Each command mirrors one Python function.
 
-Errors print one line naming what and where and exit 1; ``--debug`` shows the traceback.
+Errors print one line naming what and where and exit 1 (usage errors: 2); ``--debug`` shows
+the traceback. The app's group class (``synth.cli_errors.OneLineErrors``) enforces this for
+every command, including those other modules register. Where a command takes a spec, it also
+takes a curated domain's name (``scaleenv world build retail``).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from engine.errors import ScaleEnvError
+from synth.cli_errors import OneLineErrors, err, lit, out, run, state
+from synth.resources import resolve_spec
+
+__all__ = ["app", "err", "lit", "main", "out", "run"]  # err/out/run: for registered commands
 
 app = typer.Typer(
-    help="Synthesize database-backed tool-use worlds and verifiable tasks.", no_args_is_help=True
+    cls=OneLineErrors,
+    help="Synthesize database-backed tool-use worlds and verifiable tasks.",
+    no_args_is_help=True,
 )
 world_app = typer.Typer(
     help="Build, inspect, validate, migrate and test worlds.", no_args_is_help=True
 )
 app.add_typer(world_app, name="world")
 
-out = Console()
-err = Console(stderr=True)
-_state = {"debug": False}
-T = TypeVar("T")
+SPEC_HELP = "Domain spec (YAML or JSON), or a curated domain's name (retail, airline, ...)."
 
 
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
-    _state["debug"] = debug
-
-
-def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``fn``; turn expected errors into one red line and exit code 1."""
-    try:
-        return fn(*args, **kwargs)
-    except (ScaleEnvError, FileNotFoundError, PermissionError, KeyError) as exc:
-        if _state["debug"]:
-            raise
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    state["debug"] = debug
 
 
 @app.command("demo")
 def demo(
     out_dir: Path = typer.Option(Path("worlds"), "--out", "-o", help="Where to write the worlds."),
     seed: int = typer.Option(1, help="World and task seed."),
-    rows: int = typer.Option(5000, help="Total rows per world."),
-    tasks: int = typer.Option(20, help="Verified tasks per world."),
+    rows: int = typer.Option(5000, min=1, help="Total rows per world."),
+    tasks: int = typer.Option(20, min=0, help="Verified tasks per world."),
 ) -> None:
     """Build the curated worlds with tasks and play one scripted episode in each."""
-    from synth.demo import run_demo
+    from synth.demo import (
+        run_demo,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    )
 
     run(run_demo, out_dir, seed=seed, rows=rows, tasks=tasks, console=out)
 
 
 # ---- world ---------------------------------------------------------------------------
 @world_app.command("validate")
-def world_validate(spec: Path = typer.Argument(..., help="Domain spec (YAML or JSON).")) -> None:
+def world_validate(spec: str = typer.Argument(..., help=SPEC_HELP)) -> None:
     """Validate a domain spec; print every error with its field path."""
-    from engine.spec.models import read_spec_data
-    from engine.spec.validate import load_spec, validate_spec
+    from engine.spec.source import (
+        read_spec_data,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    )
+    from engine.spec.validate import (  # lazy: CLI start-up stays fast; a command loads only what it runs
+        load_spec,
+        validate_spec,
+    )
 
-    try:
-        data = read_spec_data(spec)
-    except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {spec}: {str(exc).splitlines()[0]}", highlight=False)
-        raise typer.Exit(1) from None
+    path = run(resolve_spec, spec)
+    data = run(read_spec_data, path)
     errors = validate_spec(data)
     if errors:
-        for path, msg in errors:
-            err.print(f"[red]{spec}[/red]: {path}: {msg}", highlight=False, soft_wrap=True)
+        for field, msg in errors:
+            err.print(
+                f"[red]{lit(path)}[/red]: {lit(field)}: {lit(msg)}", highlight=False, soft_wrap=True
+            )
         raise typer.Exit(1)
-    s = run(load_spec, data, source=str(spec))
+    s = run(load_spec, data, source=str(path))
     out.print(
-        f"[green]ok[/green] {s.name}: {len(s.entities)} tables, {len(s.tools)} tools, "
+        f"[green]ok[/green] {lit(s.name)}: {len(s.entities)} tables, {len(s.tools)} tools, "
         f"{len(s.invariants)} invariants, {len(s.policy_rules)} policy rules"
     )
 
 
 @world_app.command("build")
 def world_build(
-    spec: Path = typer.Argument(..., help="Domain spec (YAML or JSON)."),
+    spec: str = typer.Argument(..., help=SPEC_HELP),
     out_dir: Path = typer.Option(..., "--out", "-o", help="World directory to write."),
     seed: int = typer.Option(0, help="Seed: same spec + seed gives a byte-identical world."),
     rows: int | None = typer.Option(
-        None, help="Total rows of the world (default: the spec's counts)."
+        None, min=1, help="Total rows of the world (default: the spec's counts)."
     ),
     no_proctest: bool = typer.Option(False, "--no-proctest", help="Skip procedural testing."),
-    fuzz_steps: int = typer.Option(0, help="Stateful fuzzing steps during procedural testing."),
-    tasks: int = typer.Option(0, help="Also generate this many verified tasks."),
+    fuzz_steps: int = typer.Option(
+        0, min=0, help="Stateful fuzzing steps during procedural testing."
+    ),
+    tasks: int = typer.Option(0, min=0, help="Also generate this many verified tasks."),
 ) -> None:
     """Build a world: migrations, seeded database, procedural tests, (tasks)."""
-    from synth.build import build_world
+    from synth.build import (
+        build_world,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    )
 
     res = run(
         build_world,
-        spec,
+        run(resolve_spec, spec),
         seed=seed,
         rows=rows,
         out=out_dir,
@@ -109,72 +109,78 @@ def world_build(
         fuzz_steps=fuzz_steps,
         tasks=tasks,
     )
-    from engine.db import table_counts
+    from engine.db import (
+        table_counts,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    )
 
     total = sum(table_counts(res.db_bytes).values())
-    out.print(f"[green]built[/green] {res.path} ({total} rows, {len(res.spec.tools)} tools)")
+    out.print(f"[green]built[/green] {lit(res.path)} ({total} rows, {len(res.spec.tools)} tools)")
     rep = res.reports.get("proctest")
     if rep is not None:
-        out.print(rep.summary_line())
+        out.print(lit(rep.summary_line()))
     gen = res.reports.get("tasks")
     if gen is not None:
-        out.print(gen.summary_line())
+        out.print(lit(gen.summary_line()))
 
 
 @world_app.command("inspect")
 def world_inspect(world_dir: Path = typer.Argument(..., help="World directory.")) -> None:
     """Show a world's tables, row counts, tools and invariants."""
-    from engine.world import World
+    from engine.world import (
+        World,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    )
 
     w = run(World.load, world_dir)
+    n_tasks = len(run(lambda: w.tasks))  # reads tasks.jsonl: a garbage file is one error line
     out.print(
-        f"[bold]{w.spec.name}[/bold] — {w.spec.description}  (seed {w.manifest.get('seed')}, now {w.spec.now})"
+        f"[bold]{lit(w.spec.name)}[/bold] — {lit(w.spec.description)}  "
+        f"(seed {lit(w.manifest.get('seed'))}, now {lit(w.spec.now)})"
     )
     t = Table("table", "rows", "columns", "key", title="tables")
     for name, ent in w.spec.entities.items():
-        t.add_row(name, str(w.row_counts.get(name, 0)), str(len(ent.columns)), ",".join(ent.key))
+        cells = (name, w.row_counts.get(name, 0), len(ent.columns), ",".join(ent.key))
+        t.add_row(*map(lit, cells))
     out.print(t)
     t = Table("tool", "kind", "reads", "writes", "status", title="tools")
     for name, tool in w.spec.tools.items():
         status = (
-            f"[red]quarantined: {tool.quarantined}[/red]"
+            f"[red]quarantined: {lit(tool.quarantined)}[/red]"
             if tool.quarantined
             else "[green]ok[/green]"
         )
-        t.add_row(
-            name,
-            "read" if tool.read_only else "write",
-            ",".join(tool.reads),
-            ",".join(tool.writes),
-            status,
-        )
+        kind = "read" if tool.read_only else "write"
+        t.add_row(*map(lit, (name, kind, ",".join(tool.reads), ",".join(tool.writes))), status)
     for name in w.spec.builtins:
-        t.add_row(name, "builtin", "", "", "[green]ok[/green]")
+        t.add_row(lit(name), "builtin", "", "", "[green]ok[/green]")
     out.print(t)
     t = Table("invariant", "description", title="invariants")
     for inv in w.spec.invariants:
-        t.add_row(inv.name, inv.description or inv.message)
+        t.add_row(lit(inv.name), lit(inv.description or inv.message))
     out.print(t)
     if w.spec.policy_rules:
         t = Table("policy rule", "tool", "description", title="policy rules (agent-enforced)")
         for rule in w.spec.policy_rules:
-            t.add_row(rule.name, rule.tool, rule.description)
+            t.add_row(lit(rule.name), lit(rule.tool), lit(rule.description))
         out.print(t)
-    out.print(f"tasks: {len(w.tasks)}")
+    out.print(f"tasks: {n_tasks}")
 
 
 @world_app.command("migrate")
 def world_migrate(
     world_dir: Path = typer.Argument(..., help="World directory to upgrade in place."),
-    spec: Path = typer.Argument(..., help="The evolved domain spec."),
+    spec: str = typer.Argument(..., help="The evolved domain spec (or a curated domain's name)."),
 ) -> None:
     """Add a migration for an evolved spec and upgrade the world, keeping its rows."""
-    from engine.spec.validate import load_spec
-    from synth.migrate.apply import migrate_world
+    from engine.spec.validate import (
+        load_spec,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    )
+    from synth.migrate.apply import (
+        migrate_world,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    )
 
-    new_spec = run(load_spec, spec)
+    new_spec = run(load_spec, run(resolve_spec, spec))
     path = run(migrate_world, world_dir, new_spec)
-    out.print(f"[green]migrated[/green] {path}")
+    out.print(f"[green]migrated[/green] {lit(path)}")
 
 
 # ---- graph ---------------------------------------------------------------------------
@@ -186,7 +192,9 @@ app.add_typer(graph_app, name="graph")
 
 @graph_app.command("show")
 def graph_show(
-    source: Annotated[Path, typer.Argument(help="World directory or domain spec (YAML or JSON).")],
+    source: Annotated[
+        str, typer.Argument(help="World directory, domain spec, or a curated domain's name.")
+    ],
     png: Annotated[
         Path | None, typer.Option("--png", help="Also draw the graph to this PNG.")
     ] = None,
@@ -196,31 +204,36 @@ def graph_show(
     show_all: Annotated[
         bool, typer.Option("--all", help="List every edge, not only the top ones.")
     ] = False,
-    top: Annotated[int, typer.Option(help="How many edges to list without --all.")] = 15,
+    top: Annotated[int, typer.Option(min=0, help="How many edges to list without --all.")] = 15,
 ) -> None:
     """Print graph statistics (nodes, edges, density, components, longest path) and edges."""
-    from synth.graph import draw_png, graph_for_path, graph_stats, write_graphml
+    from synth.graph import (  # lazy: CLI start-up stays fast; a command loads only what it runs
+        draw_png,
+        graph_for_path,
+        graph_stats,
+        write_graphml,
+    )
 
-    g = run(graph_for_path, source)
+    g = run(graph_for_path, run(resolve_spec, source))
     stats = graph_stats(g)
-    t = Table("stat", "value", title=f"tool graph of {g.graph.get('domain', source)}")
+    t = Table("stat", "value", title=f"tool graph of {lit(g.graph.get('domain', source))}")
     for key, value in stats.items():
         shown = ", ".join(value) if isinstance(value, list) else str(value)
-        t.add_row(key, shown or "-")
+        t.add_row(lit(key), lit(shown or "-"))
     out.print(t)
     edges = sorted(
         g.edges(data=True), key=lambda e: (-len(e[2]["feeds"]) - len(e[2]["columns"]), e[0], e[1])
     )
     t = Table("from", "to", "kinds", "why", title=f"edges ({len(edges)})")
     for u, v, d in edges if show_all else edges[:top]:
-        t.add_row(u, v, "+".join(d["kinds"]), d["reason"])
+        t.add_row(*map(lit, (u, v, "+".join(d["kinds"]), d["reason"])))
     out.print(t)
     if not show_all and len(edges) > top:
         out.print(f"... {len(edges) - top} more edges (--all lists them)")
     if graphml is not None:
-        out.print(f"[green]wrote[/green] {run(write_graphml, g, graphml)}")
+        out.print(f"[green]wrote[/green] {lit(run(write_graphml, g, graphml))}")
     if png is not None:
-        out.print(f"[green]wrote[/green] {run(draw_png, g, png)}")
+        out.print(f"[green]wrote[/green] {lit(run(draw_png, g, png))}")
 
 
 # ---- tasks ---------------------------------------------------------------------------
@@ -233,16 +246,19 @@ app.add_typer(tasks_app, name="tasks")
 @tasks_app.command("gen")
 def tasks_gen(
     world_dir: Annotated[Path, typer.Argument(help="World directory to add tasks to.")],
-    n: Annotated[int, typer.Option("--n", help="How many tasks.")] = 200,
+    n: Annotated[int, typer.Option("--n", min=1, help="How many tasks.")] = 200,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed: same world + seed gives the same tasks.jsonl.")
     ] = 0,
 ) -> None:
     """Generate verified tasks into a world (tasks.jsonl + graph.json, written atomically)."""
-    from synth.tasks.io import generate_into, print_report
+    from synth.tasks.io import (  # lazy: CLI start-up stays fast; a command loads only what it runs
+        generate_into,
+        print_report,
+    )
 
     generated = run(generate_into, world_dir, n, seed)
-    out.print(f"[green]wrote[/green] {len(generated.tasks)} tasks to {world_dir}")
+    out.print(f"[green]wrote[/green] {len(generated.tasks)} tasks to {lit(world_dir)}")
     print_report(generated.report, out)
 
 
@@ -255,7 +271,10 @@ def tasks_report(
     ] = None,
 ) -> None:
     """Recompute the quality report of a world's stored tasks (policies and re-verification)."""
-    from synth.tasks.io import print_report, report_world
+    from synth.tasks.io import (  # lazy: CLI start-up stays fast; a command loads only what it runs
+        print_report,
+        report_world,
+    )
 
     print_report(run(report_world, world_dir, seed), out)
 
@@ -265,7 +284,7 @@ def tasks_report(
 def world_test(
     world_dir: Annotated[Path, typer.Argument(help="World directory to test (left unchanged).")],
     fuzz_steps: Annotated[
-        int, typer.Option("--fuzz-steps", help="Also fuzz this many random calls.")
+        int, typer.Option("--fuzz-steps", min=0, help="Also fuzz this many random calls.")
     ] = 0,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed of the cases (default: the world's).")
@@ -274,8 +293,12 @@ def world_test(
     """Procedurally test every tool of a world; exit 1 if a tool not yet quarantined fails."""
     import time
 
-    from engine.world import World
-    from synth.proctest.run import run_proctest
+    from engine.world import (
+        World,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    )
+    from synth.proctest.run import (
+        run_proctest,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    )
 
     w = run(World.load, world_dir)
     t0 = time.perf_counter()
@@ -293,7 +316,7 @@ def world_test(
         "unexpected",
         "status",
         "reason",
-        title=f"procedural tests of {w.name}",
+        title=f"procedural tests of {lit(w.name)}",
     )
     new_failures = []
     for name, tr in rep.tools.items():
@@ -314,7 +337,7 @@ def world_test(
             str(c["anticipated_rejection"]),
             str(c["unexpected_failure"]),
             status,
-            tr.reason or "",
+            lit(tr.reason or ""),
         )
     out.print(t)
     if rep.fuzz is not None:
@@ -323,7 +346,7 @@ def world_test(
             f"fuzz: {f['calls']} calls, {f['successes']} successes, {f['invariant_violations']} invariant violations, "
             f"{f['exceptions']} exceptions, integrity {'ok' if f['integrity_ok'] else 'BROKEN'}, replay {'ok' if f['replay_ok'] else 'DIFFERS'}"
         )
-    out.print(f"{rep.summary_line()} ({time.perf_counter() - t0:.2f}s)", highlight=False)
+    out.print(f"{lit(rep.summary_line())} ({time.perf_counter() - t0:.2f}s)", highlight=False)
     if new_failures:
         err.print(
             f"[red]failing tools not quarantined:[/red] {', '.join(new_failures)}", highlight=False
@@ -333,6 +356,7 @@ def world_test(
 
 __import__("synth.rollout.cli", fromlist=["register"]).register(app)  # scaleenv rollout
 __import__("synth.analyze", fromlist=["register"]).register(app)  # scaleenv analyze
+__import__("synth.specdoc.cli", fromlist=["register"]).register(app)  # scaleenv spec
 
 
 # ---- synth (many worlds, diversity report) -------------------------------------------
@@ -342,7 +366,8 @@ app.add_typer(synth_app, name="synth")
 __import__("synth.generate.openapi.cli", fromlist=["register"]).register(synth_app)  # synth openapi
 
 
-def main() -> None:  # pragma: no cover - console entry
+def main() -> None:
+    """Console entry (``scaleenv``): the app, with Ctrl-C as one line and exit code 130."""
     try:
         app()
     except KeyboardInterrupt:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 from sqlglot import exp
@@ -27,17 +27,16 @@ from sqlglot import exp
 from engine.errors import ScaleEnvError
 from engine.spec.models import DomainSpec, Tool
 from engine.spec.sql import (
+    column_map,
     parse_one_statement,
     resolve_column,
     sources,
-    column_map,
     tables_read,
     tables_written,
     tool_output_references,
 )
-
-if TYPE_CHECKING:
-    from engine.world import World
+from engine.spec.validate import load_spec
+from engine.world import World
 
 GRAPH_FILE = "graph.json"
 # Where B uses a column, strongest first: the reason names the strongest use.
@@ -275,12 +274,8 @@ def graph_for_path(path: str | Path) -> nx.DiGraph:
     """The graph of a world directory or of a spec file (.yaml/.yml/.json)."""
     p = Path(path)
     if p.is_dir():
-        from engine.world import World
-
         return load_world_graph(World.load(p))
     if p.suffix in (".yaml", ".yml", ".json"):
-        from engine.spec.validate import load_spec
-
         return build_graph(load_spec(p))
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such world directory or spec file")

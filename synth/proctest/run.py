@@ -155,7 +155,9 @@ def run_proctest(
         s.close()
     report = ProcTestReport(spec.name, seed, tools)
     if fuzz_steps > 0:
-        from synth.proctest.fuzz import fuzz_run
+        from synth.proctest.fuzz import (
+            fuzz_run,  # lazy: hypothesis loads only when fuzzing is asked for
+        )
 
         fr = fuzz_run(world, fuzz_steps, seed=seed)
         report.fuzz = fr.to_dict()
