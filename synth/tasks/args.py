@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from engine.db import q
 from engine.spec.models import DATE_FMT, DATETIME_FMT, DomainSpec, Param, Tool
-from engine.spec.sql import parse_one_statement, resolve_column, column_map
+from engine.spec.sql import column_map, parse_one_statement, resolve_column
 from synth.tasks.domain import TAG
 
 _CMP = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Between, exp.In)

@@ -19,7 +19,7 @@ from typing import Any
 from engine.runtime.call import ToolResult
 from engine.spec.task import RowChange
 from synth.tasks.context import Ctx, field_values, meaningful_result, same
-from synth.tasks.domain import fetch_row
+from synth.tasks.domain import fetch_row, foreign_args
 from synth.tasks.draw import NoCandidates, _row_of, draw_args
 
 Accept = Callable[[ToolResult, list[RowChange], list[str]], bool]
@@ -85,13 +85,24 @@ def sample_call(
         ctx.at(state)
         try:
             args, u, prow, rows = draw_args(ctx, tool, rng, user, primary, fixed, seek)
-        except NoCandidates:
+        except NoCandidates as exc:
+            ctx.why[f"no value of {exc} passes the tool's own checks"] += 1
             if user is not None or primary is not None:
                 return None
             continue
+        mine = foreign_args(ctx.conn, ctx.info, tool, args, u) if u is not None else []
+        if mine:
+            ctx.why[f"{', '.join(mine)}: only other users' rows"] += 1
+            continue  # a customer acts only on their own rows
         bad = [r.name for r in ctx.violated(tool, args)]
         res = ctx.call(tool, args)
         changes = ctx.s.changes() if res.ok and not ctx.tools[tool].read_only else []
+        if not res.ok:
+            ctx.why[f"{res.error_type}: {res.message[:90]}"] += 1
+        elif bad:
+            ctx.why[f"breaks policy rule {bad[0]}"] += 1
+        elif not ctx.tools[tool].read_only and not ctx.meaningful(changes):
+            ctx.why["changes no compared column"] += 1
         if ok(res, changes, bad):
             args, res, changes = _minimal(ctx, state, tool, args, res, changes, ok)
             return Call(tool, args, res.result, changes, u, prow, rows)
@@ -150,7 +161,7 @@ def describe_facts(ctx: Ctx, state: bytes, rows: list[tuple[str, dict]], facts: 
         row = fetch_row(conn, ctx.info, table, key)
         if row is None:
             continue
-        for col in ctx.info.descriptive_columns(table):
+        for col in ctx.info.describing_columns(table):
             facts.add(ctx.info.root(f"{table}.{col}"), row.get(col))
         if table in ctx.info.knowable_tables:
             for col in ctx.info.pk(table):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from typing import Any
 
 import networkx as nx
@@ -58,6 +59,7 @@ class Ctx:
         self.pending: list[dict[str, Any]] = []  # row mentions of the sentence being written
         self.user: Any = None  # the user of the task being built (descriptions say "my")
         self.fail: str | None = None  # why the last sub-goal could not be written
+        self.why: Counter = Counter()  # why trial calls of the current seed failed
         self.write_tools = [n for n, t in self.tools.items() if not t.read_only]
         self.read_tools = [n for n, t in self.tools.items() if t.read_only]
 

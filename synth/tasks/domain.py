@@ -201,7 +201,7 @@ class SchemaInfo:
         """Tables whose key a user has on paper (an order number, a booking code): the key is
         the first param of a write tool. The user table itself is handled by login groups."""
         out: set[str] = set()
-        for tool in self.spec.active_tools().values():
+        for tool in self.customer_tools().values():
             if tool.read_only or not tool.params:
                 continue
             first = next(iter(tool.params.values()))

@@ -53,6 +53,8 @@ def _candidates(ctx: Ctx, context: list[tuple[str, dict]], ref: str, pname: str)
     """Values of ``ref`` linked to the context rows: (shortest link, weight); specific context
     rows (a dated flight more than the user) and a key column named like the param weigh most."""
     out: Cands = {}
+    utable = ctx.info.user_table
+    user = next((next(iter(k.values())) for t, k in context if t == utable), None)
     for table, key in context:
         specific = (1 + _depth(ctx, table)) ** 2
         for v, n, via in ctx.related(table, key, ref):
@@ -65,7 +67,7 @@ def _candidates(ctx: Ctx, context: list[tuple[str, dict]], ref: str, pname: str)
             old = out.get(v)
             if old is None or (n, -w) < (old[0], -old[1]):
                 out[v] = (n, w)
-    return ctx.allowed(ref, out)
+    return ctx.mine(ref, ctx.allowed(ref, out), user)
 
 
 def _row_of(ctx: Ctx, ref: str, value: Any) -> tuple[str, dict[str, Any]] | None:

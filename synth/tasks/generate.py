@@ -19,8 +19,10 @@ import networkx as nx
 from engine.errors import TaskError
 from engine.spec.task import Action, Task, dump_tasks
 from engine.world import World
+from synth.audit import Auditor
 from synth.tasks.chain import Call, sample_call, user_facts
 from synth.tasks.context import Ctx, field_values
+from synth.tasks.domain import foreign_args
 from synth.tasks.draft import Draft, current
 from synth.tasks.draw import NoCandidates
 from synth.tasks.render import fmt, greeting, words
@@ -33,7 +35,7 @@ LEVELS = ("easy", "medium", "hard")
 LEVEL_WEIGHTS = (0.4, 0.35, 0.25)
 DISTRACTORS = {"easy": (1, 2), "medium": (3, 5), "hard": (6, 10)}
 SUBGOALS = {"easy": (0, 1), "medium": (1, 2), "hard": (2, 4)}
-ATTEMPTS_PER_TASK = 4
+ATTEMPTS_PER_TASK = 6
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +66,9 @@ class TaskSet:
                     pol.get("gold", 0.0), pol.get("random", 0.0), pol.get("empty", 0.0)
                 )
             )
+        aud = r.get("audit")
+        if aud:
+            parts.append(f"audit {aud['passed']}/{aud['checked']} passed")
         ts = r.get("toolset_sizes", {})
         if ts:
             parts.append(f"median toolset {ts.get('median')}")
@@ -89,14 +94,20 @@ def generate_tasks(
     seen: dict[str, str] = {}
     tasks: list[Task] = []
     vs = world.session()
+    auditor = Auditor(world)
+    audit_rejected: Counter = Counter()
+    why: dict[str, Counter] = {t: Counter() for t in order}
     attempt = 0
     while len(tasks) < n and order and attempt < n * ATTEMPTS_PER_TASK:
         tool = order[attempt % len(order)]
         tid = f"{domain}-{seed}-{len(tasks):04d}"
+        ctx.why.clear()
         task, reason = build_task(ctx, sb, seed, attempt, tool, tid, coverage)
         attempt += 1
         if task is None:
             rejections[reason] += 1
+            detail = ctx.why.most_common(1)[0][0] if ctx.why else ""
+            why[tool][f"{reason}: {detail}" if detail else reason] += 1
             continue
         problems = verify_task(world, task, vs)
         if problems:
@@ -112,17 +123,54 @@ def generate_tasks(
             rejections["distractors_change_gold"] += 1
             log.debug("rejected %s: %s | %s", task.id, problem, task.instruction[:300])
             continue
+        found = auditor.audit(task)
+        if found:  # the independent auditor has the last word: a task it rejects is not shipped
+            code = found[0].split(":", 1)[0]
+            rejections[f"audit_{code}"] += 1
+            audit_rejected[code] += 1
+            log.debug("audit rejected %s: %s | %s", task.id, found[0][:300], task.instruction[:300])
+            continue
         seen[digest] = task.id
         coverage[tool] += 1
         tasks.append(task)
     vs.close()
+    auditor.close()
     from synth.tasks.quality import quality_report
 
     report = quality_report(world, tasks, seed, policies=policies, ctx=ctx)
     report["rejections"] = dict(sorted(rejections.items()))
+    report["explain"] = explain(ctx, report, why)
+    report["audit"] = {
+        "checked": len(tasks) + sum(audit_rejected.values()),
+        "passed": len(tasks),
+        "rejected": dict(sorted(audit_rejected.items())),
+    }
     report["attempts"] = attempt
     report["seconds"] = round(time.perf_counter() - t0, 2)
     return TaskSet(tasks, report)
+
+
+def explain(ctx: Ctx, report: dict[str, Any], why: dict[str, Counter]) -> dict[str, str]:
+    """Per write tool of the spec: covered by how many tasks, or the concrete reason not."""
+    used = report.get("write_tools", {})
+    out: dict[str, str] = {}
+    for name, t in sorted(ctx.spec.tools.items()):
+        if t.read_only:
+            continue
+        if t.quarantined:
+            out[name] = f"not covered: quarantined by procedural testing ({t.quarantined[:120]})"
+        elif name not in ctx.tools:
+            out[name] = (
+                "not covered: a staff tool (audience staff), never a customer request"
+                if ctx.info.audience(name) == "staff"
+                else "not covered: not in the tool graph"
+            )
+        elif used.get(name):
+            out[name] = f"covered by {used[name]} tasks"
+        else:
+            top = why.get(name, Counter()).most_common(1)
+            out[name] = "not covered: " + (top[0][0] if top else "no task drew it as a sub-goal")
+    return out
 
 
 # ---- one task ---------------------------------------------------------------------------------
@@ -225,6 +273,7 @@ def build_task(
     rng = task_rng(seed, ctx.spec.name, "task", index)
     level = rng.choices(LEVELS, LEVEL_WEIGHTS)[0]
     ctx.exclude([])
+    ctx.user, ctx.fail = None, None
     try:
         call = sample_call(ctx, ctx.base, tool, rng)
     except NoCandidates:
@@ -257,6 +306,7 @@ def build_task(
     else:
         return None, "distractors_block_seed"
     call = Call(tool, call.args, r.result, ctx.s.changes(), call.user, call.primary, call.rows)
+    ctx.user = call.user
     d = Draft(
         index, rng, level, call.user, group, patch, start, user_facts(ctx, start, call.user, group)
     )
@@ -288,7 +338,7 @@ def _finish(
             for v in field_values(r.result, f):
                 d.facts.add(ctx.info.root(ref), v)
     if not add_write(ctx, d, call.tool, call):
-        return None, "unresolvable_argument"
+        return None, ctx.fail or "unresolvable_argument"
     d.chain = [s.tool for s in d.steps]
     if d.subgoals and login is not None:
         d.subgoals[0]["steps"] = list(range(0, len(d.steps)))
@@ -308,8 +358,14 @@ def _drop_unstable_info(ctx: Ctx, d: Draft) -> None:
     keep = []
     for g in d.subgoals:
         if g["kind"] == "refusal" and final is not None:
-            ctx.at(final)
-            if not ctx.call(g["forbidden"]["tool"], g["forbidden"]["args"]).ok:
+            f = g["forbidden"]
+            ctx.at(final)  # in the state the user asks in: still against the rule, for them
+            rules = {r.name for r in ctx.violated(f["tool"], f["args"])}
+            if g["rule"] not in rules or foreign_args(
+                ctx.conn, ctx.info, f["tool"], f["args"], d.user
+            ):
+                continue
+            if not ctx.call(f["tool"], f["args"]).ok:
                 continue
         if g["kind"] == "info" and ctx.tools[g["tool"]].read_only and final is not None:
             step = d.steps[g["steps"][0]]
@@ -354,9 +410,14 @@ def _assemble(ctx: Ctx, d: Draft, tid: str) -> tuple[Task | None, str]:
         + len(d.distractor_keys) / 3
     )
     label = "easy" if score < 6 else "medium" if score < 10 else "hard"
-    subgoals = [{k: v for k, v in g.items()} for g in d.subgoals]
+    subgoals = [{k: v for k, v in g.items() if k != "mentions"} for g in d.subgoals]
     for g in subgoals:
         g["actions"] = g.pop("steps", [])
+    mentions: list[dict[str, Any]] = []
+    for g in d.subgoals:
+        for m in g.get("mentions", []):
+            if m not in mentions:
+                mentions.append(m)
     task = Task(
         id=tid,
         domain=spec.name,
@@ -380,6 +441,7 @@ def _assemble(ctx: Ctx, d: Draft, tid: str) -> tuple[Task | None, str]:
             "distractor_rows": [[t, k] for t, k in d.patch.inserted],
             "edges": d.edges,
             "lookup_ids": lookups,
+            "mentions": mentions,
         },
     )
     s = ctx.s
@@ -409,6 +471,7 @@ def _knowledge(
     lookups: list[Any] = []
     extra: list[tuple[str, Any]] = []
     mine = {str(v) for v in known.values()}
+    user_cols = set(ctx.spec.entities[ctx.info.user_table].columns)  # a new phone is not theirs
     for st in d.steps:
         is_write = bool(st.changes)
         for name, v in st.args.items():
@@ -426,7 +489,8 @@ def _knowledge(
                         lookups.append(x)
                     continue
                 if str(x) not in mine:
-                    key = name if name not in out else f"{st.tool}.{name}"
+                    taken = name in out or name in known or name in user_cols
+                    key = f"{st.tool}.{name}" if taken else name
                     out[key] = v
                     mine.add(str(x))
                     if not is_write:

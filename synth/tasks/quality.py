@@ -92,7 +92,11 @@ def quality_report(
     """Counts by difficulty, write-tool coverage, toolset sizes, distractors, sub-goal kinds
     and (``policies``) the gold / random / empty pass rates."""
     spec = world.spec
-    writes = sorted(n for n, t in spec.active_tools().items() if not t.read_only)
+    from synth.tasks.domain import SchemaInfo
+
+    info = SchemaInfo(spec)
+    writes = sorted(n for n, t in info.customer_tools().items() if not t.read_only)
+    staff = sorted(n for n, t in spec.active_tools().items() if not t.read_only and n not in writes)
     used = Counter(tool for t in tasks for tool in {a.tool for a in t.gold_actions})
     forbidden = Counter(
         g["forbidden"]["tool"] for t in tasks for g in t.subgoals if g.get("forbidden")
@@ -106,6 +110,7 @@ def quality_report(
         "write_tools": {w: used.get(w, 0) for w in writes},
         "write_coverage": _rate(sum(1 for w in writes if used.get(w)), len(writes)),
         "uncovered_write_tools": [w for w in writes if not used.get(w)],
+        "staff_write_tools": staff,  # never customer requests: not counted in coverage
         "refused_tools": dict(sorted(forbidden.items())),
         "toolset_sizes": _stats([len(t.toolset) for t in tasks]),
         "domain_tools": len(spec.active_tools()),

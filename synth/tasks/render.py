@@ -15,7 +15,7 @@ from typing import Any
 from engine.spec.task import UserProfile
 from synth.tasks.chain import Call
 from synth.tasks.context import Ctx
-from synth.tasks.domain import fetch_row
+from synth.tasks.domain import count_matching, fetch_row
 
 
 def words(name: str) -> str:
@@ -42,68 +42,105 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def _name_of(
-    ctx: Ctx, conn: sqlite3.Connection, table: str, row: dict[str, Any], depth: int = 2
-) -> str | None:
-    for col in ctx.info.descriptive_columns(table):
-        if ("name" in col or "title" in col) and row.get(col) and col not in ctx.info.name_columns:
-            return str(row[col])
-    if depth == 0:
-        return None
-    for fk in ctx.info.parents(table):
-        if (
-            ctx.info.pk(fk.parent) != [fk.pcol]
-            or fk.parent == ctx.info.user_table
-            or fk.parent in ctx.info.knowable_tables
-        ):
+class Ambiguous(Exception):
+    """No set of facts the user could state names exactly one row: the candidate is dropped."""
+
+
+def _facts(
+    ctx: Ctx, conn: sqlite3.Connection, table: str, row: dict[str, Any]
+) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]], str]:
+    """(facts always said, facts to add until unique, the row's name) as (path, label, value);
+    a path is a column of the row or ``fk.col`` of the parent that ``fk`` names."""
+    info = ctx.info
+    said: list[tuple[str, str, Any]] = []
+    extra: list[tuple[str, str, Any]] = []
+    name = None
+    for col in info.describing_columns(table):
+        v = row.get(col)
+        if v is None or len(str(v)) > 40:
             continue
-        prow = fetch_row(conn, ctx.info, fk.parent, {fk.pcol: row.get(fk.column)})
-        if prow is not None:
-            name = _name_of(ctx, conn, fk.parent, prow, depth - 1)
-            if name:
-                return name
-    return None
+        if name is None and ("name" in col or "title" in col) and col not in info.name_columns:
+            name = str(v)
+            said.append((col, "", v))
+        else:
+            extra.append((col, words(col), v))
+    for fk in info.parents(table):
+        if info.pk(fk.parent) != [fk.pcol] or fk.parent == info.user_table:
+            continue
+        v = row.get(fk.column)
+        if v is None:
+            continue
+        if fk.parent in info.knowable_tables:
+            said.append((fk.column, "of", v))
+            continue
+        prow = fetch_row(conn, info, fk.parent, {fk.pcol: v})
+        if prow is None:
+            continue
+        for col in info.describing_columns(fk.parent):
+            pv = prow.get(col)
+            if pv is None or len(str(pv)) > 40:
+                continue
+            path = f"{fk.column}.{col}"
+            if name is None and ("name" in col or "title" in col) and col not in info.name_columns:
+                name = f"{singular(table)} with {pv}"
+                said.append((path, "", pv))
+            else:
+                extra.append((path, f"{singular(fk.parent)} {words(col)}", pv))
+    return said, extra, name or singular(table)
 
 
 def describe(ctx: Ctx, conn: sqlite3.Connection, table: str, key: dict[str, Any]) -> str:
     """How the user names a row: 'order 4W4817420', 'my account', 'the Polo Shirt (color
-    blue, size M) in order 4W4817420'."""
+    blue, size M) of order 4W4817420'. The facts said must select exactly this row (among
+    the user's own rows for a row a user owns) in ``conn``, else ``Ambiguous``; the facts
+    go to ``ctx.pending`` as a mention the auditor re-checks."""
     info = ctx.info
     if table == info.user_table:
         return "my account"
     pk = info.pk(table)
     if table in info.knowable_tables and len(pk) == 1:
+        ctx.pending.append(
+            {"table": table, "key": dict(key), "where": [[pk[0], key[pk[0]]]], "mine": False}
+        )
         return f"{singular(table)} {key[pk[0]]}"
     row = fetch_row(conn, info, table, key)
     if row is None:
-        return f"the {singular(table)}"
-    attrs = _attributes(ctx, table, row)
-    where = ""
-    for fk in info.parents(table):
-        prow = (
-            fetch_row(conn, info, fk.parent, {fk.pcol: row.get(fk.column)})
-            if info.pk(fk.parent) == [fk.pcol]
-            else None
+        raise Ambiguous(f"{table} {key} is not in the state")
+    said, extra, name = _facts(ctx, conn, table, row)
+    mine = info.owned(table) and ctx.user is not None
+    user = ctx.user if mine else None
+    chosen = list(said)
+    while count_matching(conn, info, table, [(p, v) for p, _l, v in chosen], user) > 1:
+        if not extra:
+            raise Ambiguous(f"no facts name {table} {key} alone")
+        best = min(
+            extra,
+            key=lambda f: count_matching(
+                conn, info, table, [(p, v) for p, _l, v in chosen] + [(f[0], f[2])], user
+            ),
         )
-        if prow is None:
-            continue
-        if fk.parent in info.knowable_tables:
-            where = f" of {singular(fk.parent)} {row.get(fk.column)}"
-        elif not attrs:
-            attrs = _attributes(ctx, fk.parent, prow)
-    name = _name_of(ctx, conn, table, row) or singular(table)
+        extra.remove(best)
+        chosen.append(best)
+    ctx.pending.append(
+        {
+            "table": table,
+            "key": {c: row[c] for c in pk},
+            "where": [[p, v] for p, _l, v in chosen],
+            "mine": bool(mine),
+        }
+    )
+    attrs = [f"{label} {fmt(v)}" for _p, label, v in chosen if label and label != "of"]
+    where = "".join(
+        f" of {singular(_parent(ctx, table, p))} {fmt(v)}"
+        for p, label, v in chosen
+        if label == "of"
+    )
     inner = f" ({', '.join(attrs)})" if attrs else ""
-    return f"the {name}{inner}{where}"
+    return f"{'my ' if mine else 'the '}{name}{inner}{where}"
 
 
-def _attributes(ctx: Ctx, table: str, row: dict[str, Any]) -> list[str]:
-    out = []
-    for col in ctx.info.descriptive_columns(table):
-        v = row.get(col)
-        if v is None or "name" in col or "title" in col or len(str(v)) > 40:
-            continue
-        out.append(f"{words(col)} {fmt(v)}")
-    return out[:3]
+def _parent(ctx: Ctx, table: str, col: str) -> str:
+    return next(f.parent for f in ctx.info.parents(table) if f.column == col)
 
 
 def request(ctx: Ctx, conn: sqlite3.Connection, call: Call) -> str:

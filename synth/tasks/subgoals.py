@@ -23,7 +23,7 @@ from engine.spec.models import Column, PolicyRule
 from synth.tasks.chain import Call, arg_options, describe_facts, resolve, sample_call
 from synth.tasks.context import Ctx, field_values, meaningful_result
 from synth.tasks.draft import Draft, current, prepare
-from synth.tasks.render import describe, fmt, request, words
+from synth.tasks.render import Ambiguous, describe, fmt, request, words
 from synth.tasks.start import StartBuilder
 
 KINDS = ("info", "write", "conditional", "refusal")
@@ -36,6 +36,14 @@ def add_write(
     cur = current(ctx, d)
     if cur is None:
         return False
+    if sentence is None:
+        ctx.pending = []
+        try:
+            sentence = f"I'd like to {request(ctx, ctx.conn, call)}."
+        except Ambiguous:
+            ctx.fail = "ambiguous_description"
+            return False
+    mentions = list(ctx.pending)
     touched = {_row_id(c) for w in d.writes for c in w.changes}
     if any(_row_id(c) in touched for c in call.changes):
         return False  # two writes on one row: undo each other or depend on their order
@@ -53,13 +61,13 @@ def add_write(
             d.facts.add(ctx.info.root(ref), v)
     d.edges += [e for e in edges if e not in d.edges]
     ctx.at(cur)
-    text = sentence or f"I'd like to {request(ctx, ctx.conn, call)}."
     d.subgoals.append(
         {
             "kind": kind,
             "tool": call.tool,
-            "description": text,
+            "description": sentence,
             "steps": list(range(first, len(d.steps))),
+            "mentions": mentions,
         }
     )
     return True
@@ -135,6 +143,7 @@ def try_conditional(ctx: Ctx, d: Draft) -> bool:
             for v, _n, _via in ctx.related(utable, {ctx.info.pk(utable)[0]: d.user}, ref)
             if v != b.args[pname]
             and v not in ctx.excluded.get(ref, ())
+            and ctx.owners(ref, v) in (set(), {d.user})
             and repr((ref.split(".")[0], {ref.split(".")[1]: v})) not in targets
         ]
         d.rng.shuffle(others)
@@ -161,14 +170,21 @@ def try_conditional(ctx: Ctx, d: Draft) -> bool:
                 working = acall
         ctx.at(cur)
         conn = ctx.conn
+        ctx.pending = []
         if failing is not None and (working is None or d.rng.random() < 0.6):
-            text = f"Please {request(ctx, conn, failing)}. If that is not possible, please {request(ctx, conn, b)} instead."
+            try:
+                text = f"Please {request(ctx, conn, failing)}. If that is not possible, please {request(ctx, conn, b)} instead."
+            except Ambiguous:
+                continue
             if add_write(ctx, d, tool, b, "conditional", text):
                 d.subgoals[-1]["wrong"] = {"tool": tool, "args": failing.args}
                 d.subgoals[-1]["branch"] = "else"
                 return True
         elif working is not None:
-            text = f"Please {request(ctx, conn, working)}. If that is not possible, please {request(ctx, conn, b)} instead."
+            try:
+                text = f"Please {request(ctx, conn, working)}. If that is not possible, please {request(ctx, conn, b)} instead."
+            except Ambiguous:
+                continue
             if add_write(ctx, d, tool, working, "conditional", text):
                 d.subgoals[-1]["wrong"] = {"tool": tool, "args": b.args}
                 d.subgoals[-1]["branch"] = "then"
@@ -255,7 +271,11 @@ def try_info(ctx: Ctx, d: Draft) -> bool:
                 ans = _answer(vals[0]) if len(vals) == 1 else None
                 if not ans or not _fresh(ans, asked):
                     continue
-                subject = _subject(ctx, t, args, ctx.outputs[t][f].split(".")[0])
+                ctx.pending = []
+                try:
+                    subject = _subject(ctx, t, args, ctx.outputs[t][f].split(".")[0])
+                except Ambiguous:
+                    subject = None
                 if subject is None:
                     continue
                 d.steps.append(Call(t, args, r.result))
@@ -267,6 +287,7 @@ def try_info(ctx: Ctx, d: Draft) -> bool:
                         "answers": [ans],
                         "steps": [len(d.steps) - 1],
                         "description": f"Could you also tell me the {words(f.split('.')[-1])} of {subject}?",
+                        "mentions": list(ctx.pending),
                     }
                 )
                 return True
@@ -334,6 +355,11 @@ def try_refusal(ctx: Ctx, sb: StartBuilder, d: Draft) -> bool:
             continue
         ctx.at(current(ctx, d) or cur)
         phrase = key_phrase(rule)
+        ctx.pending = []
+        try:
+            text = f"I would also like to {request(ctx, ctx.conn, call)}."
+        except Ambiguous:
+            continue
         d.subgoals.append(
             {
                 "kind": "refusal",
@@ -343,7 +369,8 @@ def try_refusal(ctx: Ctx, sb: StartBuilder, d: Draft) -> bool:
                 "forbidden": {"tool": call.tool, "args": call.args},
                 "answers": [phrase] if phrase else [],
                 "steps": [],
-                "description": f"I would also like to {request(ctx, ctx.conn, call)}.",
+                "description": text,
+                "mentions": list(ctx.pending),
             }
         )
         return True
@@ -370,7 +397,7 @@ def _prepared_refusal(
     cands = [
         v
         for v, _n, _via in ctx.related(utable, {ctx.info.pk(utable)[0]: d.user}, ref)
-        if v not in ctx.excluded.get(ref, ())
+        if v not in ctx.excluded.get(ref, ()) and ctx.owners(ref, v) in (set(), {d.user})
     ][:4]
     used = {repr(s.primary) for s in d.writes}
     for v in cands:
