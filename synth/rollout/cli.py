@@ -40,7 +40,7 @@ def rollout(
 ) -> None:
     """Run K samples per task in parallel; write trajectories (JSONL + Parquet); print
     pass@1, pass@k and pass^k per world and per difficulty."""
-    from synth.cli import out, run
+    from synth.cli_errors import out, run
     from synth.rollout.run import run_rollouts
 
     res = run(
@@ -60,6 +60,40 @@ def rollout(
     out.print(f"[green]wrote[/green] {res.paths['jsonl']} and {res.paths['parquet'].name}")
 
 
+dataset_app = typer.Typer(help="Export training datasets.", no_args_is_help=True)
+
+
+@dataset_app.command("sft")
+def dataset_sft(
+    trajectories: Annotated[Path, typer.Argument(help="trajectories.jsonl of a rollout.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("data"),
+    all_episodes: Annotated[
+        bool, typer.Option("--all", help="Keep failed episodes too (default: passing only).")
+    ] = False,
+) -> None:
+    """Chat-format SFT data (OpenAI messages with tools) as sft.jsonl and sft.parquet."""
+    from engine.adapters.datasets import export_sft
+    from synth.cli_errors import out, run
+
+    paths = run(export_sft, trajectories, out_dir, passed_only=not all_episodes)
+    out.print(f"[green]wrote[/green] {paths['jsonl']} and {paths['parquet'].name}")
+
+
+@dataset_app.command("rl")
+def dataset_rl(
+    worlds: Annotated[Path, typer.Option("--worlds", help="A world, or a folder of worlds.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("data"),
+) -> None:
+    """RL prompt dataset (prompt, environment, task_id) as rl_prompts.jsonl and .parquet."""
+    from engine.adapters.datasets import export_rl
+    from synth.cli_errors import out, run
+    from synth.rollout.run import find_worlds
+
+    paths = run(lambda: export_rl(find_worlds(worlds), out_dir))
+    out.print(f"[green]wrote[/green] {paths['jsonl']} and {paths['parquet'].name}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``rollout`` (and the dataset exports) to the ``scaleenv`` app."""
+    """Add ``rollout`` and ``dataset sft|rl`` to the ``scaleenv`` app."""
     app.command("rollout")(rollout)
+    app.add_typer(dataset_app, name="dataset")
