@@ -33,7 +33,7 @@ def openapi_command(
 ) -> None:
     """Compile an OpenAPI document or a Google discovery document into a world."""
     from synth.build import build_world
-    from synth.cli import out, run
+    from synth.cli_errors import out, run
     from synth.generate.openapi import compile_source
 
     spec, rep = run(compile_source, source)

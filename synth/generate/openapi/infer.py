@@ -89,10 +89,15 @@ def _users_tools() -> dict[str, Any]:
 
 
 def _table_name(r: Resource, model: ApiModel, taken: set[str]) -> str:
+    """The collection name; on a clash, qualified by the segment above it in the document
+    (``organizations.settings`` -> ``organizations_settings``)."""
     base = snake(r.name)
     if base in RESERVED or base == USERS or base in taken:
+        segs = [x for x in re.split(r"[./]", r.key) if x and not x.startswith("{")]
+        above = segs[-2] if len(segs) > 1 else None
         parent = model.resources.get(r.parent) if r.parent else None
-        base = snake(f"{parent.name}_{r.name}") if parent else base + "_items"
+        qual = above or (parent.name if parent else None)
+        base = snake(f"{singular(snake(qual))}_{r.name}") if qual else base + "_items"
         if base in RESERVED:
             base += "_items"
     return unique_name(base, taken)

@@ -1,0 +1,225 @@
+"""OpenAPI and Google discovery documents compile to worlds: readers, inference, report, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from engine import World
+from synth.build import build_world
+from synth.cli import app
+from synth.generate.openapi import (
+    OpenAPIError,
+    compile_google,
+    compile_openapi,
+    google_api_names,
+    spec_from_openapi,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "fixtures" / "openapi"
+PETS, TICKETS, PAYMENTS = FIX / "petstore.yaml", FIX / "ticketing.json", FIX / "payments.yaml"
+runner = CliRunner()
+
+
+def _tools(report) -> dict[str, str | None]:
+    return {o.op_id: o.tool for o in report.operations}
+
+
+def _check_world(spec, n_tasks: int = 10):
+    res = build_world(spec, seed=1, rows=300, tasks=n_tasks)
+    quarantined = {n: t.quarantined for n, t in res.spec.tools.items() if t.quarantined}
+    assert quarantined == {}
+    gen = res.reports["tasks"]
+    assert len(gen.tasks) == n_tasks
+    assert gen.report["policies"]["gold"] == 1.0 and gen.report["policies"]["empty"] == 0.0
+    return res
+
+
+def test_petstore_resources_operations_and_world() -> None:
+    spec, rep = compile_openapi(PETS)
+    tools = _tools(rep)
+    assert tools["listPets"] == "list_pets" and tools["addPet"] == "create_pet"
+    assert tools["replaceOwner"] == "update_owner" and tools["cancelVisit"] == "cancel_visit"
+    # nested collection -> foreign key to the parent; arrays of objects -> ordered child table
+    pets = spec.entities["pets"]
+    assert pets.columns["owner_id"].references == "owners.owner_id"
+    assert spec.entities["pet_vaccinations"].columns["pet_id"].references == "pets.pet_id"
+    assert pets.columns["species"].values == ["dog", "cat", "bird", "rabbit"]
+    assert pets.columns["weight_kg"].check == "weight_kg >= 0.1 AND weight_kg <= 120"
+    assert spec.entities["owners"].columns["address_city"].type == "string"  # flattened object
+    # list query parameters that name a column become optional filters
+    assert set(spec.tools["list_pets"].params) == {"owner_id", "status", "species"}
+    # custom verbs move the status enum; the delete of a parent with children is refused
+    adopt = spec.tools["adopt_pet"]
+    assert "status = 'adopted'" in adopt.effects[0].sql
+    assert any("NOT EXISTS" in p.check for p in spec.tools["delete_owner"].preconditions)
+    # nothing dropped silently: every path+method of the document is in the report
+    skipped = {o.op_id: o.reason for o in rep.skipped}
+    assert set(skipped) == {"inventoryHead", "uploadPhoto"}
+    assert "photo" in skipped["uploadPhoto"]
+    assert len(rep.operations) == 19
+    res = _check_world(spec)
+    world = res.world()
+    s = world.session()
+    email = s.conn.execute("SELECT email FROM users ORDER BY user_id LIMIT 1").fetchone()[0]
+    assert s.call("find_user_by_email", {"email": email}).ok
+
+
+def test_ticketing_openapi31_json() -> None:
+    spec, rep = compile_openapi(TICKETS)
+    tools = _tools(rep)
+    assert tools["checkInTicket"] == "check_in_ticket"  # checkIn -> checked_in
+    assert tools["publishEvent"] == "publish_event"  # publish -> on_sale
+    assert tools["rescheduleEvent"] == "reschedule_event"  # request field starts_at
+    assert "starts_at" in spec.tools["reschedule_event"].params
+    tickets = spec.entities["tickets"].columns
+    assert tickets["seat"].nullable and tickets["status"].values == ["issued", "checked_in", "void"]
+    assert spec.entities["events"].columns["event_id"].primary_key
+    _check_world(spec)
+
+
+def test_payments_refs_allof_and_reported_fields() -> None:
+    spec, rep = compile_openapi(PAYMENTS)
+    cols = spec.entities["customers"].columns
+    assert {"created", "email", "balance"} <= set(cols)  # allOf of a $ref base + own properties
+    assert set(spec.tools["list_customers"].params) == {"user_id", "email"}  # limit: no column
+    left_out = {(f.table, f.field): f.reason for f in rep.fields}
+    assert "oneOf" in left_out[("payment_methods", "billingDetails")]
+    assert "map" in left_out[("customers", "metadata")]
+    assert spec.entities["refunds"].columns["payment_id"].references == "payments.payment_id"
+    assert "status = 'canceled'" in spec.tools["cancel_payment"].effects[0].sql
+    _check_world(spec)
+
+
+def test_compile_is_deterministic() -> None:
+    a, b = spec_from_openapi(PAYMENTS), spec_from_openapi(PAYMENTS)
+    assert a.digest() == b.digest()
+    w1 = build_world(a, seed=4, rows=200, proctest=False)
+    w2 = build_world(b, seed=4, rows=200, proctest=False)
+    assert w1.db_bytes == w2.db_bytes
+
+
+@pytest.mark.parametrize(
+    ("patch", "where"),
+    [
+        ({"swagger": "2.0"}, "#/swagger"),
+        ({"openapi": "2.5"}, "#/openapi"),
+        ({"paths": {}}, "#/paths"),
+    ],
+)
+def test_unsupported_documents_name_the_path(tmp_path: Path, patch: dict, where: str) -> None:
+    import yaml
+
+    doc = yaml.safe_load(PETS.read_text())
+    doc.update(patch)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    with pytest.raises(OpenAPIError, match=where):
+        compile_openapi(bad)
+
+
+def test_cli_builds_a_world_and_an_external_ref_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "pets"
+    rep = tmp_path / "report.json"
+    res = runner.invoke(
+        app,
+        [
+            "synth",
+            "openapi",
+            str(PETS),
+            "--out",
+            str(out),
+            "--seed",
+            "2",
+            "--rows",
+            "300",
+            "--tasks",
+            "5",
+            "--report",
+            str(rep),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "skipped  uploadPhoto" in res.output
+    world = World.load(out)
+    assert len(world.tasks) == 5 and "create_pet" in world.spec.tools
+    data = json.loads(rep.read_text())
+    assert data["crud_compiled"] == data["crud_total"] == 14
+    # an external $ref: one line naming the JSON path, exit 1, nothing written
+    text = PETS.read_text().replace(
+        '$ref: "#/components/schemas/Address"', '$ref: "common.yaml#/Address"'
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    target = tmp_path / "never"
+    res = runner.invoke(app, ["synth", "openapi", str(bad), "--out", str(target)])
+    assert res.exit_code == 1
+    assert "#/components/schemas/Owner/properties/address/$ref" in res.output
+    assert "common.yaml#/Address" in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not target.exists()
+
+
+# ---- Google discovery documents -------------------------------------------------------------
+googleapiclient = pytest.importorskip("googleapiclient")
+
+
+def test_google_names_and_versions() -> None:
+    from synth.generate.openapi.discovery import preferred_version
+
+    names = google_api_names()
+    assert len(names) >= 300 and names == sorted(names)
+    assert preferred_version("tasks") == "v1"
+    assert preferred_version("displayvideo") != "v5"  # v5 only uploads media: not the full API
+
+
+def test_google_tasks_world() -> None:
+    spec, rep = compile_google("tasks")
+    # sibling resources nest by their paths: lists/{tasklist}/tasks
+    assert spec.entities["tasks"].columns["tasklist_id"].references == "tasklists.tasklist_id"
+    assert spec.entities["tasks"].columns["due"].type == "datetime"  # "RFC 3339 timestamp"
+    assert rep.crud() == (12, 12)
+    assert {o.op_id for o in rep.skipped} == {"tasks.tasks.clear", "tasks.tasks.move"}
+    _check_world(spec)
+
+
+def test_google_singletons_and_transitions() -> None:
+    spec, rep = compile_google("accessapproval")
+    assert "update_project_access_approval_setting" in spec.tools
+    spec, rep = compile_google("file")
+    tools = _tools(rep)
+    assert tools["file.projects.locations.instances.list"] == "list_instances"
+    assert rep.crud()[0] == rep.crud()[1]
+
+
+@pytest.mark.slow
+def test_corpus_every_discovery_document_compiles_or_says_why() -> None:
+    """Every API of the installed client: compiled, or one OpenAPIError line; every method of
+    a compiled document is in its report (compiled or skipped with a reason)."""
+    from synth.generate.openapi.discovery import load_document
+
+    def methods(node: dict) -> int:
+        return sum(
+            len(r.get("methods") or {}) + methods(r) for r in (node.get("resources") or {}).values()
+        )
+
+    compiled, done, total, failed = 0, 0, 0, []
+    for name in google_api_names():
+        try:
+            spec, rep = compile_google(name)
+        except OpenAPIError as exc:
+            failed.append(str(exc))
+            continue
+        compiled += 1
+        assert len(rep.operations) == methods(load_document(name)), name
+        assert all(o.tool or o.reason for o in rep.operations)
+        assert len(spec.tools) >= 3
+        d, t = rep.crud()
+        done, total = done + d, total + t
+    assert compiled >= 300, failed
+    assert all(msg.startswith("google:") and "\n" not in msg for msg in failed)
+    assert done / total >= 0.8
