@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,9 @@ def execute_notebook(
         resources={"metadata": {"path": str(cwd)}},
     )
     try:
-        client.execute()
+        # the kernel process only logs to stderr (a TCP-transport warning); cell output,
+        # errors included, arrives over the kernel protocol and lands in the notebook
+        client.execute(stderr=subprocess.DEVNULL)
     except CellExecutionError as exc:
         raise ScaleEnvError(f"{source}: a cell failed: {exc.ename}: {exc.evalue}") from exc
     except (CellTimeoutError, DeadKernelError) as exc:
@@ -128,7 +131,7 @@ def _index(results: list[NotebookResult], worlds: Path, out: Path) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>scaleenv report</title>',
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "img{max-width:320px;border:1px solid #ccc;margin:4px}pre{background:#f6f6f6;"
+        "img{max-width:320px;border:1px solid #ccc;margin:4px;vertical-align:top}pre{background:#f6f6f6;"
         "padding:.6em;white-space:pre-wrap}</style></head><body>",
         f"<h1>scaleenv report</h1><p>Worlds: <code>{html.escape(str(worlds))}</code></p>",
     ]
@@ -185,7 +188,7 @@ def render_report(
             body, figures = _html(nb, stem)
             (tmp / f"{stem}.html").write_text(body, encoding="utf-8")
             paths = []
-            for rel, data in sorted(figures.items()):
+            for rel, data in figures.items():  # in the order the notebook drew them
                 path = tmp / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
@@ -240,7 +243,7 @@ def register(app: Any) -> None:
         timeout: Annotated[int, typer.Option(help="Seconds per notebook cell.")] = 600,
     ) -> None:
         """Execute the analysis notebooks on worlds (and trajectories); write .ipynb + HTML."""
-        from synth.cli import out, run
+        from synth.cli_errors import out, run
 
         results = run(
             render_report,

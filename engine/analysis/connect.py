@@ -16,8 +16,10 @@ downloaded at run time, so extension autoinstall and autoload are off.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.analysis.reader import WorldData, find_worlds, read_world
+from engine.analysis.reader import RawTable, WorldData, arrow_type, find_worlds, read_world
 from engine.analysis.records import catalog_tables
 from engine.analysis.trajectories import load_trajectories
 from engine.errors import ScaleEnvError, WorldError
@@ -57,8 +59,8 @@ class Analysis:
         return self.con.execute(query, params or []).df()
 
     def scalar(self, query: str, params: Sequence[Any] | None = None) -> Any:
-        row = self.con.execute(query, params or []).fetchone()
-        return None if row is None else row[0]
+        rows = self.con.execute(query, params or []).fetchall()  # fetchall: no open result
+        return rows[0][0] if rows else None
 
     def close(self) -> None:
         self.con.close()
@@ -71,9 +73,7 @@ class Analysis:
 
 
 def _unified_type(types: list[pa.DataType]) -> pa.DataType:
-    distinct = {t for t in types if not pa.types.is_null(t)}
-    if not distinct:
-        return pa.string()
+    distinct = set(types)
     if len(distinct) == 1:
         return distinct.pop()
     if all(pa.types.is_integer(t) or pa.types.is_boolean(t) for t in distinct):
@@ -83,35 +83,37 @@ def _unified_type(types: list[pa.DataType]) -> pa.DataType:
     return pa.string()
 
 
-def union_tables(parts: list[tuple[str, pa.Table]]) -> pa.Table:
-    """One table with a leading ``world`` column from per-world tables of one name."""
-    names: dict[str, list[pa.DataType]] = {}
+def _array(values: list[Any], type_: pa.DataType) -> pa.Array:
+    """Values in their declared type; SQLite is loosely typed, so fall back to text."""
+    try:
+        return pa.array(values, type=type_)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def union_tables(parts: list[tuple[str, RawTable]]) -> pa.Table:
+    """One Arrow table with a leading ``world`` column from per-world tables of one name.
+
+    Columns are unioned by name (absent ones are NULL); a column whose declared types
+    differ between worlds becomes text. Built once per name, not once per world: at a
+    thousand worlds, per-world Arrow tables cost more than reading the SQLite files.
+    """
+    types: dict[str, list[pa.DataType]] = {}
     for _, t in parts:
-        for f in t.schema:
-            names.setdefault(f.name, []).append(f.type)
-    names.pop("world", None)  # a world's own ``world`` column would clash; the label wins
-    schema = pa.schema(
-        [("world", pa.string())] + [(n, _unified_type(ts)) for n, ts in names.items()]
-    )
-    out = []
+        for col, declared in zip(t.columns, t.declared, strict=True):
+            if col != "world":  # a world's own ``world`` column would clash; the label wins
+                types.setdefault(col, []).append(arrow_type(declared))
+    values: dict[str, list[Any]] = {c: [] for c in types}
+    label: list[str] = []
     for world, t in parts:
-        cols = [pa.array([world] * t.num_rows, pa.string())]
-        for f in schema:
-            if f.name == "world":
-                continue
-            if f.name in t.column_names:
-                col = t.column(f.name)
-                if col.type != f.type:
-                    col = _text(col) if pa.types.is_string(f.type) else col.cast(f.type)
-                cols.append(col)
-            else:
-                cols.append(pa.nulls(t.num_rows, f.type))
-        out.append(pa.table(cols, schema=schema))
-    return pa.concat_tables(out)
-
-
-def _text(col: pa.ChunkedArray) -> pa.Array:
-    return pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
+        label.extend([world] * t.rows)
+        own = dict(zip(t.columns, t.data, strict=True))
+        for col, acc in values.items():
+            acc.extend(own.get(col) or [None] * t.rows)
+    arrays = {"world": pa.array(label, pa.string())}
+    for col, acc in values.items():
+        arrays[col] = _array(acc, _unified_type(types[col]))
+    return pa.table(arrays)
 
 
 def world_names(paths: list[Path], roots: list[Path]) -> list[str]:
@@ -178,6 +180,42 @@ CREATE VIEW meta.first_failures AS
 """
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while reading: a thousand worlds allocate millions of small
+    objects (row values, JSON) that hold no cycles, and each collection rescans them all."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _world_schemas(
+    con: duckdb.DuckDBPyConnection, worlds: list[WorldData], limit: int
+) -> dict[str, str]:
+    """A schema per world with a view per table (none above ``limit`` worlds)."""
+    schemas: dict[str, str] = {}
+    if len(worlds) > limit:
+        return schemas
+    con.execute("BEGIN")
+    for w in worlds:
+        schema = f"w_{w.name}" if w.name.lower() in RESERVED else w.name
+        con.execute(f"CREATE SCHEMA {q(schema)}")
+        literal = "'" + w.name.replace("'", "''") + "'"  # views take no parameters
+        for tname, t in w.tables.items():
+            cols = ", ".join(q(c) for c in t.columns if c != "world")
+            con.execute(
+                f"CREATE VIEW {q(schema)}.{q(tname)} AS SELECT {cols} "
+                f"FROM main.{q(tname)} WHERE world = {literal}"
+            )
+        schemas[w.name] = schema
+    con.execute("COMMIT")
+    return schemas
+
+
 def open_worlds(
     sources: str | Path | Iterable[str | Path],
     trajectories: str | Path | Iterable[str | Path] | None = None,
@@ -189,50 +227,38 @@ def open_worlds(
     srcs = [Path(sources)] if isinstance(sources, str | Path) else [Path(s) for s in sources]
     if not srcs:
         raise WorldError("no world directories given")
+    tpaths = (
+        []
+        if trajectories is None
+        else ([trajectories] if isinstance(trajectories, str | Path) else list(trajectories))
+    )
     roots = [s.resolve() for s in srcs]
     paths = sorted({p.resolve() for s in srcs for p in find_worlds(s)})
     names = world_names(paths, roots)
-    worlds: list[WorldData] = [
-        read_world(p, n) for p, n in sorted(zip(paths, names, strict=True), key=lambda x: x[1])
-    ]
-    con = duckdb.connect(database, config=dict(CONFIG))
-    try:
-        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-        by_table: dict[str, list[tuple[str, pa.Table]]] = {}
-        for w in worlds:
-            for tname, t in w.tables.items():
-                by_table.setdefault(tname, []).append((w.name, t))
-        for tname in sorted(by_table):
-            _load(con, f"main.{q(tname)}", union_tables(by_table[tname]))
-        for name, table in catalog_tables(worlds).items():
-            _load(con, f"meta.{q(name)}", table)
-        tpaths = (
-            []
-            if trajectories is None
-            else ([trajectories] if isinstance(trajectories, str | Path) else list(trajectories))
-        )
+    with _gc_paused():
+        worlds = [
+            read_world(p, n) for p, n in sorted(zip(paths, names, strict=True), key=lambda x: x[1])
+        ]
         episodes, steps = load_trajectories(tpaths)
-        _load(con, "meta.episodes", episodes)
-        _load(con, "meta.steps", steps)
-        synth = _synth_catalog(roots)
-        if synth is not None:
-            _load(con, "meta.synth_catalog", synth)
-        con.execute(DERIVED)
-        schemas: dict[str, str] = {}
-        if len(worlds) <= schemas_limit:
-            con.execute("BEGIN")
+        con = duckdb.connect(database, config=dict(CONFIG))
+        try:
+            con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+            by_table: dict[str, list[tuple[str, RawTable]]] = {}
             for w in worlds:
-                schema = f"w_{w.name}" if w.name.lower() in RESERVED else w.name
-                con.execute(f"CREATE SCHEMA {q(schema)}")
                 for tname, t in w.tables.items():
-                    cols = ", ".join(q(c) for c in t.column_names if c != "world")
-                    con.execute(
-                        f"CREATE VIEW {q(schema)}.{q(tname)} AS SELECT {cols} "
-                        f"FROM main.{q(tname)} WHERE world = '{w.name.replace(chr(39), chr(39) * 2)}'"
-                    )
-                schemas[w.name] = schema
-            con.execute("COMMIT")
-    except BaseException:
-        con.close()
-        raise
+                    by_table.setdefault(tname, []).append((w.name, t))
+            for tname in sorted(by_table):
+                _load(con, f"main.{q(tname)}", union_tables(by_table.pop(tname)))
+            for name, table in catalog_tables(worlds).items():
+                _load(con, f"meta.{q(name)}", table)
+            _load(con, "meta.episodes", episodes)
+            _load(con, "meta.steps", steps)
+            synth = _synth_catalog(roots)
+            if synth is not None:
+                _load(con, "meta.synth_catalog", synth)
+            con.execute(DERIVED)
+            schemas = _world_schemas(con, worlds, schemas_limit)
+        except BaseException:
+            con.close()
+            raise
     return Analysis(con, [w.name for w in worlds], schemas, roots)

@@ -33,7 +33,7 @@ class WorldData:
     path: Path
     manifest: dict[str, Any]
     spec: dict[str, Any]
-    tables: dict[str, pa.Table]
+    tables: dict[str, RawTable]
     tasks: list[dict[str, Any]] = field(default_factory=list)
     proctest: dict[str, Any] | None = None
     graph: dict[str, Any] | None = None
@@ -97,7 +97,18 @@ def _spec(path: Path, data: bytes, sha: str) -> dict[str, Any]:
     return cached
 
 
-def _arrow_type(declared: str) -> pa.DataType:
+@dataclass
+class RawTable:
+    """One SQLite table as column tuples plus declared types (Arrow is built per union)."""
+
+    columns: list[str]
+    declared: list[str]
+    data: list[tuple[Any, ...]]  # one tuple of values per column
+    rows: int
+
+
+def arrow_type(declared: str) -> pa.DataType:
+    """The Arrow type of a declared SQLite column type (by SQLite's affinity rules)."""
     d = declared.upper()
     if "INT" in d:
         return pa.int64()
@@ -108,16 +119,8 @@ def _arrow_type(declared: str) -> pa.DataType:
     return pa.string()
 
 
-def _column(values: list[Any], declared: str) -> pa.Array:
-    """One column in its declared type; SQLite is loosely typed, so fall back to text."""
-    try:
-        return pa.array(values, type=_arrow_type(declared))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
-
-
-def sqlite_tables(db: bytes) -> dict[str, pa.Table]:
-    """Every user table of a serialized SQLite database as an Arrow table, by name."""
+def sqlite_tables(db: bytes) -> dict[str, RawTable]:
+    """Every user table of a serialized SQLite database, by name."""
     conn = sqlite3.connect(":memory:")
     try:
         conn.deserialize(db)
@@ -129,15 +132,13 @@ def sqlite_tables(db: bytes) -> dict[str, pa.Table]:
             )
             if r[0] not in SKIP_TABLES
         ]
-        out: dict[str, pa.Table] = {}
+        out: dict[str, RawTable] = {}
         for name in names:
             quoted = '"' + name.replace('"', '""') + '"'
-            cols = [(r[1], r[2] or "") for r in conn.execute(f"PRAGMA table_info({quoted})")]
+            info = conn.execute(f"PRAGMA table_info({quoted})").fetchall()
             rows = conn.execute(f"SELECT * FROM {quoted}").fetchall()
-            columns = list(zip(*rows, strict=True)) if rows else [()] * len(cols)
-            out[name] = pa.table(
-                {c: _column(list(v), decl) for (c, decl), v in zip(cols, columns, strict=True)}
-            )
+            data = list(zip(*rows, strict=True)) if rows else [() for _ in info]
+            out[name] = RawTable([r[1] for r in info], [r[2] or "" for r in info], data, len(rows))
         return out
     except sqlite3.DatabaseError as exc:
         raise WorldError(f"not a SQLite database ({exc})") from exc

@@ -169,7 +169,7 @@ def world_rows(w: WorldData, n_edges: int) -> dict[str, Any]:
         "scaleenv": m.get("scaleenv"),
         "spec_sha256": m.get("spec_sha256"),
         "tables": len(w.tables),
-        "total_rows": sum(t.num_rows for t in w.tables.values()),
+        "total_rows": sum(t.rows for t in w.tables.values()),
         "tools": len(tools),
         "read_tools": sum(1 for t in tools.values() if _is_read(t)),
         "write_tools": sum(1 for t in tools.values() if not _is_read(t)),
@@ -184,7 +184,7 @@ def world_rows(w: WorldData, n_edges: int) -> dict[str, Any]:
 def _table_rows(w: WorldData) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     entities = w.spec.get("entities") or {}
     tables, columns = [], []
-    for name, arrow in w.tables.items():
+    for name, raw in w.tables.items():
         spec_cols = (entities.get(name) or {}).get("columns") or {}
         key = [c for c, d in spec_cols.items() if isinstance(d, dict) and d.get("primary_key")]
         refs = {c: d.get("references") for c, d in spec_cols.items() if isinstance(d, dict)}
@@ -192,22 +192,20 @@ def _table_rows(w: WorldData) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             {
                 "world": w.name,
                 "table": name,
-                "rows": arrow.num_rows,
-                "columns": arrow.num_columns,
+                "rows": raw.rows,
+                "columns": len(raw.columns),
                 "key": ",".join(key),
                 "foreign_keys": sum(1 for r in refs.values() if r),
             }
         )
-        for col in arrow.column_names:
+        for col, declared in zip(raw.columns, raw.declared, strict=True):
             d = spec_cols.get(col)
             columns.append(
                 {
                     "world": w.name,
                     "table": name,
                     "column": col,
-                    "type": d.get("type")
-                    if isinstance(d, dict)
-                    else str(arrow.schema.field(col).type),
+                    "type": d.get("type") if isinstance(d, dict) else declared.lower(),
                     "references": refs.get(col),
                 }
             )

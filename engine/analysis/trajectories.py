@@ -1,8 +1,9 @@
 """Trajectory files (Parquet or JSONL) as two tables: one row per episode, one per step.
 
 The rollout runner writes one row per sampled episode with at least ``world`` and
-``task_id``; ``sample``, ``reward``, ``passed``, ``difficulty`` and ``steps`` (a JSON array
-or a list of structs with ``tool``, ``args``, ``ok``, ``error_type``) are used when present.
+``task_id``; ``sample``, ``reward``, ``passed``, ``difficulty`` and ``steps`` (or
+``steps_json``: a JSON array, or a list of structs, of ``tool``, ``args``, ``ok``,
+``error_type``) are used when present.
 Other columns (policy, model, timing ...) are kept as they are.
 """
 
@@ -50,7 +51,11 @@ def find_trajectory_files(paths: Iterable[str | Path]) -> list[Path]:
     files: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            files.update(f for f in p.rglob("*") if f.suffix in SUFFIXES and f.is_file())
+            found = {f for f in p.rglob("*") if f.suffix in SUFFIXES and f.is_file()}
+            # the rollout runner writes the same episodes as JSONL and Parquet: read one
+            files.update(
+                f for f in found if f.suffix == ".parquet" or f.with_suffix(".parquet") not in found
+            )
         elif p.is_file():
             files.add(p)
         else:
@@ -100,7 +105,8 @@ def load_trajectories(paths: Iterable[str | Path]) -> tuple[pa.Table, pa.Table]:
                 raise ScaleEnvError(f"{where}: a trajectory needs world and task_id")
             sample = row.get("sample")
             sample = int(sample) if sample is not None else 0
-            row_steps = _steps(row.get("steps"), where)
+            raw = row.get("steps")
+            row_steps = _steps(row.get("steps_json") if raw is None else raw, where)
             reward = row.get("reward")
             passed = row.get("passed")
             if passed is None and reward is not None:
@@ -116,11 +122,8 @@ def load_trajectories(paths: Iterable[str | Path]) -> tuple[pa.Table, pa.Table]:
                 "file": str(path),
             }
             for k, v in row.items():
-                if (
-                    k not in ep
-                    and k not in ("steps", "messages")
-                    and not isinstance(v, dict | list)
-                ):
+                skip = k in ("steps", "messages") or k.endswith("_json")
+                if k not in ep and not skip and not isinstance(v, dict | list):
                     ep[k] = v
                     extras.setdefault(k)
             episodes.append(ep)

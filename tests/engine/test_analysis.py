@@ -15,6 +15,7 @@ import yaml
 from engine import ScaleEnvError, WorldError
 from engine.analysis import open_worlds
 from engine.analysis.connect import union_tables
+from engine.analysis.reader import RawTable
 from engine.analysis.scripted import POLICIES, scripted_rows, write_scripted_trajectories
 from synth.build import build_world
 
@@ -113,17 +114,21 @@ def test_union_keeps_every_column_of_tables_that_share_a_name(db, worlds: Path) 
 
 
 def test_union_of_conflicting_types_becomes_text() -> None:
-    a = pa.table({"id": pa.array([1, 2]), "x": pa.array([1, 2])})
-    b = pa.table({"id": pa.array([3]), "x": pa.array(["three"]), "y": pa.array([1.5])})
+    a = RawTable(["id", "x"], ["INTEGER", "INTEGER"], [(1, 2), (1, 2)], 2)
+    b = RawTable(["id", "x", "y"], ["INTEGER", "TEXT", "REAL"], [(3,), ("three",), (1.5,)], 1)
     u = union_tables([("a", a), ("b", b)])
     assert u.column_names == ["world", "id", "x", "y"]
     assert u.schema.field("id").type == pa.int64()
     assert u.schema.field("x").type == pa.string()
+    assert u.schema.field("y").type == pa.float64()
     assert u.to_pylist() == [
         {"world": "a", "id": 1, "x": "1", "y": None},
         {"world": "a", "id": 2, "x": "2", "y": None},
         {"world": "b", "id": 3, "x": "three", "y": 1.5},
     ]
+    # SQLite lets a declared INTEGER column hold text: that column falls back to text
+    c = RawTable(["id"], ["INTEGER"], [("x-1",)], 1)
+    assert union_tables([("a", a), ("c", c)]).column("id").to_pylist() == ["1", "2", "x-1"]
 
 
 def test_catalog_views_agree_with_the_world_files(db, worlds: Path) -> None:
