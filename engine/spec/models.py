@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engine.spec.kinds import DATE_FMT, DATETIME_FMT
 from engine.spec.patterns import compile_pattern
+from engine.spec.sql import parse_one_statement, tables_read, tables_written
 
 __all__ = [
     "NAME_RE",
@@ -560,8 +561,6 @@ class Tool(_Model):
 def _tables_of(tool: Tool) -> tuple[list[str], list[str]]:
     """(tables read, tables written) by the tool's SQL, sorted; SQL that does not parse is
     skipped (validation reports it)."""
-    from engine.spec.sql import parse_one_statement, tables_read, tables_written
-
     reads: set[str] = set()
     writes: set[str] = set()
     texts = [*tool.let.values(), *(p.check for p in tool.preconditions)]
