@@ -85,6 +85,8 @@ class Episode:
         self.early_stop_attempts = 0  # user stop requests the contract refused
         self.missed_stops = 0  # user turns where the contract allowed a stop but none came
         self._rows: dict[tuple[str, str], Any] = {}
+        self._writes = 0  # successful write calls (the score memo's key)
+        self._score: tuple[tuple[int, int], Score] | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> list[dict[str, Any]]:
@@ -94,7 +96,7 @@ class Episode:
             {"role": "user", "content": self.user.opening()},
         ]
         self.steps, self.said, self.turns, self.stop_reason = [], [], 0, None
-        self._rows = {}
+        self._rows, self._writes, self._score = {}, 0, None
         return list(self.messages)
 
     @property
@@ -106,7 +108,17 @@ class Episode:
             self.session.close()
 
     def score(self) -> Score:
-        return self.session.evaluate(self.task, messages=self.said)
+        """The reward so far; memoized until a write succeeds or the agent says more."""
+        key = (self._writes, len(self.said))
+        if self._score is None or self._score[0] != key:
+            self._score = (key, self.session.evaluate(self.task, messages=self.said))
+        return self._score[1]
+
+    def _may_stop(self) -> str | None:
+        """The contract's verdict; a task that needs changes is not met before any write."""
+        if self.task.gold_diff and not self._writes and self.turns < self.contract.max_turns:
+            return None
+        return self.contract.check(self.score(), self.said, self.turns)
 
     # ---- turns ---------------------------------------------------------------------------
     def act(self, message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,6 +169,7 @@ class Episode:
             writes = result.ok and tool is not None and not tool.read_only
             step = Step(self.turns, name, args, result.ok, result.error_type, result.result)
             if writes:
+                self._writes += 1
                 step.changes = self._step_changes()
             self.steps.append(step)
         return out
@@ -173,7 +186,7 @@ class Episode:
         return out
 
     def _user_turn(self, agent_text: str) -> list[dict[str, Any]]:
-        allowed = self.contract.check(self.score(), self.said, self.turns)
+        allowed = self._may_stop()
         turn = self.user.reply(agent_text, allowed)
         text = turn.text
         if turn.stop and allowed is None:

@@ -107,9 +107,11 @@ def run_task(job: tuple[str, str, int, str, str, int, int, bool]) -> list[dict[s
                 world, task, make_user(user, task, eseed), max_turns=max_turns, session=session
             )
             agent = make_policy(policy, world, task, eseed)
-            messages = ep.start()
+            if hasattr(agent, "bind"):
+                agent.bind(ep)
+            ep.start()
             while not ep.ended:
-                messages += ep.act(agent.act(messages))
+                ep.act(agent.act(ep.messages))
             rec = {"world": world.name, "sample": sample, "seed": eseed}
             rec.update(ep.record())
             rec.update({"policy": policy, "user": user})
