@@ -208,6 +208,7 @@ def _reward_section(data: dict[str, Any]) -> list[str]:
 
 
 # ---- the document ---------------------------------------------------------------------
+@cache
 def render_reference() -> str:
     """The whole of ``docs/spec.md`` (deterministic: the same code gives the same text)."""
     check_examples()
