@@ -42,7 +42,7 @@ def demo(
     out_dir: Path = typer.Option(Path("worlds"), "--out", "-o", help="Where to write the worlds."),
     seed: int = typer.Option(1, help="World and task seed."),
     rows: int = typer.Option(5000, min=1, help="Total rows per world."),
-    tasks: int = typer.Option(20, min=0, help="Verified tasks per world."),
+    tasks: int = typer.Option(20, min=1, help="Verified tasks per world (one is played)."),
 ) -> None:
     """Build the curated worlds with tasks and play one scripted episode in each."""
     from synth.demo import (
@@ -50,6 +50,23 @@ def demo(
     )
 
     run(run_demo, out_dir, seed=seed, rows=rows, tasks=tasks, console=out)
+
+
+@app.command("init")
+def init(
+    name: str = typer.Argument(..., help="The new domain's name (snake_case)."),
+    out_path: Path | None = typer.Option(
+        None, "--out", "-o", help="A .yaml file, or a folder for NAME.yaml (default: here)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file."),
+) -> None:
+    """Write a small, commented domain spec (a library lending desk) that builds, passes
+    procedural testing and yields tasks: the start of a new domain."""
+    from synth.init import init_domain
+
+    path = run(init_domain, name, out_path, force=force)
+    out.print(f"[green]wrote[/green] {lit(path)}", highlight=False)
+    out.print(f"next: scaleenv world build {lit(path)} --out {lit(name)}-world --tasks 10")
 
 
 # ---- world ---------------------------------------------------------------------------

@@ -75,7 +75,12 @@ def parse_spec_text(text: str, source: str, as_json: bool = False) -> dict[str, 
         raise SpecError([(where, f"{kind} error: {problem}")], source) from None
     except ValueError as exc:  # JSON NaN/Infinity or a duplicate key
         raise SpecError([("(file)", one_line(f"JSON error: {exc}", 200))], source) from None
-    except yaml.YAMLError as exc:  # e.g. a control character the YAML reader refuses
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control code)
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        msg = f"YAML error: character U+{exc.character:04X} is not allowed in YAML"
+        raise SpecError([(f"line {line}:{col}", msg)], source) from None
+    except yaml.YAMLError as exc:
         raise SpecError([("(file)", one_line(f"YAML error: {exc}", 200))], source) from None
     except RecursionError:
         raise SpecError([("(file)", "nested too deeply")], source) from None
