@@ -238,7 +238,8 @@ class Column(_Model):
             if len(hint.weights) != len(self.values):
                 n, m = len(hint.weights), len(self.values)
                 raise ValueError(f"faker.weights has {n} weights for {m} enum values")
-            hint.choices = list(self.values)  # the explicit form: same dump, same digest
+            # the explicit form (a copy: a hint object may be shared): same dump, same digest
+            self.faker = hint.model_copy(update={"choices": list(self.values)})
         return self
 
     @property
