@@ -76,6 +76,8 @@ def execute_notebook(
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = jupytext.read(source)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"  # jupytext draws random ids; the report must not change
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
         raise ScaleEnvError(f"{source}: no cell tagged 'parameters'")
