@@ -28,9 +28,9 @@ def choose_mechanisms(sketch: DomainSketch, seed: int) -> list[str]:
     rng = random.Random(f"{seed}:{sketch.name}:mechanisms")
     wanted = {"accounts"}
     optional = [m.kind for m in sketch.mechanisms if m.optional]
-    keep_all = rng.random() < 0.2
+    keep_all = rng.random() < 0.15
     for m in sketch.mechanisms:
-        if not m.optional or keep_all or rng.random() < 0.55:
+        if not m.optional or keep_all or rng.random() < 0.7:
             wanted.add(m.kind)
     if optional and wanted >= set(optional) and not keep_all:
         wanted.discard(rng.choice(sorted(optional)))
@@ -41,11 +41,26 @@ def choose_mechanisms(sketch: DomainSketch, seed: int) -> list[str]:
     return out
 
 
+MIN_TOOLS = 30  # below this, a seed's draw of optional mechanisms is too thin: take them all
+
+
 def compose(sketch: DomainSketch, seed: int) -> Builder:
-    """Run the chosen mechanisms on a fresh builder."""
+    """Run the chosen mechanisms on a fresh builder (all optional ones if the draw is thin)."""
+    b = _apply(sketch, seed, choose_mechanisms(sketch, seed))
+    if len(b.tools) < MIN_TOOLS:
+        every = ["accounts"] + [m.kind for m in sketch.mechanisms]
+        b = _apply(sketch, seed, [n for n in mechanisms.ORDER if n in every and _met(n, every)])
+    return b
+
+
+def _met(name: str, chosen: list[str]) -> bool:
+    return all(r in chosen for r in mechanisms.get(name).REQUIRES)
+
+
+def _apply(sketch: DomainSketch, seed: int, names: list[str]) -> Builder:
     b = Builder(sketch=sketch, seed=seed)
     params = {m.kind: m.params for m in sketch.mechanisms}
-    for name in choose_mechanisms(sketch, seed):
+    for name in names:
         b.current = name
         b.mechanisms.append(name)
         mechanisms.get(name).apply(b, dict(params.get(name, {})))

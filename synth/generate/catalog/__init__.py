@@ -1,9 +1,9 @@
 """The offline catalog of real service domains: one YAML file of sketches per sector.
 
 A file has ``sector``, optional ``defaults`` (merged under every sketch of the file: a
-sector's usual user and roles) and ``sketches``. In ``mechanisms`` a plain name is a
-mechanism every world of the sketch runs, a name ending in ``?`` one the composer may leave
-out, and a mapping ``{kind: ..., params: ...}`` gives parameters.
+sector's usual user and roles) and ``sketches``. ``mechanisms`` lists what every world of a
+sketch runs, ``optional`` what the composer may leave out for some seeds; an entry is a
+name or a mapping ``{kind: ..., params: ...}``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,13 @@ def _merge(defaults: dict[str, Any], sketch: dict[str, Any], sector: str) -> dic
     out["roles"] = {**defaults.get("roles", {}), **sketch.get("roles", {})}
     if "user" in defaults and "user" in sketch:
         out["user"] = {**defaults["user"], **sketch["user"]}
-    out["mechanisms"] = [_mechanism(m) for m in out.get("mechanisms", [])]
+    optional = [
+        {"kind": m, "optional": True} if isinstance(m, str) else {**m, "optional": True}
+        for m in out.pop("optional", [])
+    ]
+    out["mechanisms"] = [_mechanism(m) for m in out.get("mechanisms", [])] + [
+        _mechanism(m) for m in optional
+    ]
     return out
 
 

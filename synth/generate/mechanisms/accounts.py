@@ -62,9 +62,9 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         prefs, description="How the " + u.noun + " wants to be contacted."
     )
     cols["status"] = enum(
-        ["active", "suspended"],
-        [0.95, 0.05],
-        description="Suspended accounts cannot make new requests.",
+        ["active", "suspended", "closed"],
+        [0.93, 0.05, 0.02],
+        description="Only active accounts can make new requests.",
     )
     cols["joined_at"] = when("2015-01-01 00:00:00", "2024-04-30 23:59:59")
     b.table(
@@ -215,12 +215,50 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
             "returns": {"query": f"SELECT {uid}, contact_preference FROM {t} WHERE {uid} = :{uid}"},
         },
     )
+    b.tool(
+        f"update_{u.key}_name",
+        {
+            "description": f"Correct the first and last name on a {u.noun}'s profile (after a legal name change).",
+            "params": {
+                uid: b.user_param(),
+                "first_name": {"type": "string", "min_length": 1, "max_length": 60},
+                "last_name": {"type": "string", "min_length": 1, "max_length": 60},
+            },
+            "reads": [t],
+            "writes": [t],
+            "preconditions": [b.user_exists()],
+            "effects": [
+                f"UPDATE {t} SET first_name = :first_name, last_name = :last_name WHERE {uid} = :{uid}"
+            ],
+            "returns": {
+                "query": f"SELECT {uid}, first_name, last_name FROM {t} WHERE {uid} = :{uid}"
+            },
+        },
+    )
+    b.tool(
+        f"close_{u.key}_account",
+        {
+            "description": f"Close a {u.noun}'s account at their request; a closed account cannot make new requests.",
+            "params": {uid: b.user_param()},
+            "reads": [t],
+            "writes": [t],
+            "preconditions": [
+                b.user_exists(),
+                {
+                    "check": f"SELECT status <> 'closed' FROM {t} WHERE {uid} = :{uid}",
+                    "error": "The account is already closed.",
+                },
+            ],
+            "effects": [f"UPDATE {t} SET status = 'closed' WHERE {uid} = :{uid}"],
+            "returns": {"query": f"SELECT {uid}, status FROM {t} WHERE {uid} = :{uid}"},
+        },
+    )
     b.say(
         "Authentication",
         f"You are the {b.sketch.agent_role} of {b.sketch.title}. Before you look at or change anything,"
         f" identify the {u.noun} by {_auth_words(u.auth)}.",
         f"Only act on the authenticated {u.noun}'s own records; refuse requests about other {u.noun}s.",
-        "Suspended accounts may look at their records but cannot make new requests.",
+        "Suspended and closed accounts may look at their records but cannot make new requests.",
     )
     if split_addresses:
         _addresses(b)

@@ -57,6 +57,8 @@ def _versions() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for p in sorted(documents_dir().glob("*.json")):
         name, _, version = p.name[: -len(".json")].partition(".")
+        if not version:  # index.json: the directory list, not an API
+            continue
         out.setdefault(name, []).append(version)
     return out
 

@@ -27,6 +27,7 @@ USERS = "users"
 MAX_ARRAYS = 2
 ROWS = {0: 40, 1: 60}
 NOW = "2024-05-15 15:00:00"
+MAX_OPERATIONS = 150
 
 
 def _users_entity() -> dict[str, Any]:
@@ -103,17 +104,35 @@ def _table_name(r: Resource, model: ApiModel, taken: set[str]) -> str:
     return unique_name(base, taken)
 
 
-def compile_model(model: ApiModel, name: str | None = None) -> tuple[DomainSpec, CompileReport]:
-    """The domain spec of an API model and the explained report of what was compiled."""
+def compile_model(
+    model: ApiModel, name: str | None = None, max_operations: int = MAX_OPERATIONS
+) -> tuple[DomainSpec, CompileReport]:
+    """The domain spec of an API model and the explained report of what was compiled.
+
+    A world holds at most ``max_operations`` operations (a few very large APIs have 500):
+    resources are taken shallow first with their ancestors, the rest are reported."""
     report = CompileReport(api=model.name, source=model.source)
     for s in model.skipped:
         report.operations.append(OpOutcome(s.what, s.kind, s.where, reason=s.reason))
     taken: set[str] = {USERS}
     plans: dict[str, T.TablePlan] = {}
     prefixes: set[str] = set()
-    for key in _parent_first(model):
+    order = _parent_first(model)
+    kept = _within_cap(model, order, max_operations)
+    for key in order:
         r = model.resources[key]
         if not r.operations:
+            continue
+        if key not in kept:
+            for op in r.operations:
+                report.operations.append(
+                    OpOutcome(
+                        op.op_id,
+                        op.kind,
+                        op.where,
+                        reason=f"world size cap: at most {max_operations} operations per world",
+                    )
+                )
             continue
         tname = _table_name(r, model, taken)
         parent_key = r.parent
@@ -166,8 +185,9 @@ def compile_model(model: ApiModel, name: str | None = None) -> tuple[DomainSpec,
         entities[plan.name] = _entity(plan, depth[plan.name])
         for a in plan.arrays:
             entities[a.table] = _array_entity(plan, a)
+    rules: list[dict[str, Any]] = []
     for plan in plans.values():
-        _tools_for(plan, plans, tools, report)
+        _tools_for(plan, plans, tools, report, rules)
     report.tables = list(entities)
     spec_name = snake(name or model.name)
     data = {
@@ -176,10 +196,33 @@ def compile_model(model: ApiModel, name: str | None = None) -> tuple[DomainSpec,
         "now": NOW,
         "policy": _policy(model, plans),
         "builtins": ["transfer_to_human_agents"],
+        "user_entity": USERS,
         "entities": entities,
         "tools": tools,
+        "policy_rules": rules,
     }
     return load_spec(data, source=model.source), report
+
+
+def _within_cap(model: ApiModel, order: list[str], cap: int) -> set[str]:
+    """Resources to compile: all if the API is small, else shallow ones first (each with its
+    ancestors) while the operation count stays under the cap."""
+    total = sum(len(model.resources[k].operations) for k in order)
+    if total <= cap:
+        return set(order)
+    kept: set[str] = set()
+    count = 0
+    for key in order:
+        chain = []
+        k: str | None = key
+        while k is not None and k in model.resources and k not in kept:
+            chain.append(k)
+            k = model.resources[k].parent
+        extra = sum(len(model.resources[c].operations) for c in chain)
+        if count + extra <= cap:
+            kept.update(chain)
+            count += extra
+    return kept
 
 
 def _parent_first(model: ApiModel) -> list[str]:
@@ -274,7 +317,11 @@ def _array_entity(plan: T.TablePlan, a: T.ArrayPlan) -> dict[str, Any]:
 
 
 def _tools_for(
-    plan: T.TablePlan, plans: dict[str, T.TablePlan], tools: dict[str, Any], report: CompileReport
+    plan: T.TablePlan,
+    plans: dict[str, T.TablePlan],
+    tools: dict[str, Any],
+    report: CompileReport,
+    rules: list[dict[str, Any]],
 ) -> None:
     parent_label = humanize(singular(plan.parent))
     names = set(tools)
@@ -303,7 +350,28 @@ def _tools_for(
             continue
         tname = unique_name(base[:60], names)
         tools[tname] = tool
+        if op.kind in ("update", "patch"):
+            rule = _immutable_rule(plan, tname)
+            if rule is not None:
+                rules.append(rule)
         report.operations.append(OpOutcome(op.op_id, op.kind, op.where, tool=tname))
+
+
+def _immutable_rule(plan: T.TablePlan, tool: str) -> dict[str, Any] | None:
+    """A field the document calls immutable may be sent with an update (the tool takes it)
+    but must not change: a policy rule the agent enforces, as the document states it."""
+    for c in plan.writable:
+        if re.search(r"\bimmutable\b", c.field.description, re.IGNORECASE):
+            field = humanize(c.name)
+            return {
+                "name": f"{c.name}_immutable_in_{tool}"[:63],
+                "tool": tool,
+                "description": f"The {field} of a {plan.label} cannot change after it is created.",
+                "violated": f"SELECT :{c.name} IS NOT NULL AND :{c.name} IS NOT {c.name} "
+                f"FROM {plan.name} WHERE {plan.pk} = :{plan.pk}",
+                "explanation": f"The {field} of a {plan.label} is immutable once it is created.",
+            }
+    return None
 
 
 def _custom(plan: T.TablePlan, op) -> tuple[dict[str, Any] | None, str | None]:
