@@ -22,14 +22,15 @@ from engine.spec.scope import link, scope_columns, scoped_violations_sql
 from engine.spec.sql import (
     StatementKind,
     bad_binds,
+    column_map,
     columns_used,
     is_rowid,
     nondeterminism,
     output_names,
     params_used,
     parse_one_statement,
+    resolve_column,
     result_lineage,
-    column_map,
     statement_kind,
     tables_read,
     tables_written,
@@ -180,8 +181,15 @@ class SqlChecker:
         self.conn.set_progress_handler(stop, 1000)
         try:
             cur = self.conn.execute(sql, values)
-            return [d[0] for d in cur.description or []]
+            names = [d[0] for d in cur.description or []]
+            cur.fetchall()  # run it to the end: a runaway query shows here
+            return names
         except sqlite3.Error:
+            if steps[0] > _MAX_VM_STEPS // 1000:
+                self.errors.append(
+                    (path, "does not finish even on the empty database: unbounded recursion?")
+                )
+                return None
             return []  # fails only with NULL inputs: prepared fine, names unknown
         finally:
             self.conn.set_progress_handler(None, 0)
@@ -328,6 +336,10 @@ class SqlChecker:
         elif table in scope and col not in scope[table]:
             msg = f"the key {first} is {source}, so {table} is scoped by {col}"
             self.errors.append((jpath("invariants", index, "scope", table), msg))
+        elif stray := _unlinked_scope(expr, scope, source, column_map(self.spec)):
+            t, c = stray
+            msg = f"{t}.{c} is never compared with the key {first} ({source}) in the query"
+            self.errors.append((jpath("invariants", index, "scope", t), msg))
         else:
             sql = scoped_violations_sql(index, inv.violations, first, ":_k0", 1)
             self.prepare(base, sql, {"now", "_k0"}, run=False)
@@ -379,3 +391,35 @@ def check_sql(spec: DomainSpec, errors: Errors) -> None:
         errors.append(("entities", f"the schema does not build in SQLite: {exc}"))
     finally:
         conn.close()
+
+
+def _unlinked_scope(
+    expr: exp.Expression, scope: dict[str, tuple[str, ...]], source: str, schema: dict
+) -> tuple[str, str] | None:
+    """A scope column (of a table other than the key's) that no chain of ``a = b``
+    comparisons in the query ties to the key's column: a change there cannot be mapped to
+    the violation it affects, so scoped checks would miss it. None when all are tied (or
+    the query's comparisons cannot all be resolved: then nothing is claimed)."""
+    if "." not in source:
+        return None
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for eq in expr.find_all(exp.EQ):
+        a, b = eq.this, eq.expression
+        if not (isinstance(a, exp.Column) and isinstance(b, exp.Column)):
+            continue
+        ta, tb = resolve_column(a, schema), resolve_column(b, schema)
+        if not (isinstance(ta, str) and isinstance(tb, str)):
+            return None
+        parent[find(f"{ta}.{a.name}")] = find(f"{tb}.{b.name}")
+    key = find(source)
+    for table, entries in sorted(scope.items()):
+        for e in entries:
+            if "." not in e and f"{table}.{e}" != source and find(f"{table}.{e}") != key:
+                return table, e
+    return None

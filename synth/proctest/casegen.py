@@ -21,6 +21,7 @@ from engine.runtime.argcheck import DEFAULT_MAX_LENGTH
 from engine.session import Session
 from engine.spec.models import DATE_FMT, DATETIME_FMT, Param
 from synth.proctest.addressing import Ref, bind_lineage, result_anchor
+from synth.proctest.literals import sql_literals
 from synth.proctest.oracles import arg_problem
 
 _CHARS = {
@@ -91,6 +92,7 @@ class Sampler:
         self._anchors: dict[str, str | None] = {}
         self._lineage: dict[str, dict[str, list[Ref]]] = {}
         self._depth: dict[str, int] = {}
+        self._literals: dict[str, dict[str, list[Any]]] = {}
         self.hot: dict[str, list[int]] = {}  # table -> rowids changed since the base state
         self.edges = [
             (t, c, *col.references.split("."))
@@ -254,10 +256,28 @@ class Sampler:
                 continue
             if not p.required and rng.random() < (0.5 if base is None else 0.3):
                 continue
-            v = self.value(p, lin.get(pname, []), chosen, rng, n)
+            v = self.literal(name, pname, rng, 0.3 if lin.get(pname) else 0.8)
+            if v is None:
+                v = self.value(p, lin.get(pname, []), chosen, rng, n)
             if v is not None:
                 args[pname] = v
         return args
+
+    def literal(self, name: str, pname: str, rng: random.Random, chance: float) -> Any:
+        """Sometimes (``chance``) a value the tool's SQL spells out for the param (an
+        IN-list, a CASE branch, a compared literal), when it is a valid argument."""
+        if name not in self._literals:
+            self._literals[name] = sql_literals(self.spec.tools[name], self.spec, name)
+        vals = self._literals[name].get(pname)
+        p = self.spec.tools[name].params[pname]
+        if not vals or p.type not in ("string", "integer", "number") or rng.random() >= chance:
+            return None
+        v = rng.choice(vals)
+        if p.type == "integer" and not isinstance(v, int):
+            return None
+        if p.type == "string" and not isinstance(v, str):
+            v = str(v)
+        return None if arg_problem(p, v) else v
 
     def joint_args(self, name: str, rng: random.Random) -> dict[str, Any]:
         """Arguments all taken from one row of the table the tool's result query finds, or
@@ -284,7 +304,10 @@ class Sampler:
             if vals is not None:
                 args[pname] = vals if many else vals[0]
             elif p.required:
-                args[pname] = self.value(p, refs, [(anchor, rid)], rng, k)
+                lit = self.literal(name, pname, rng, 0.8)
+                args[pname] = (
+                    lit if lit is not None else self.value(p, refs, [(anchor, rid)], rng, k)
+                )
         return args
 
     def _joined(

@@ -31,6 +31,7 @@ class ParamSource:
     column: str | None  # "table.column" the SQL writes it to or compares it with
     like: bool = False  # matched as a substring
     written: bool = False  # stored by an UPDATE SET / INSERT: a new value, not a lookup
+    literals: tuple[Any, ...] = ()  # values the SQL spells out (an IN-list, CASE branches)
 
 
 def _tool_sql(tool: Tool) -> list[str]:
@@ -105,12 +106,19 @@ def analyze_params(spec: DomainSpec, tool: Tool) -> dict[str, ParamSource]:
                     if name not in found or found[name][0] > rank:
                         found[name] = (rank, ref, like)
                     break
+    from synth.proctest.literals import sql_literals
+
+    lits = sql_literals(tool)
     out: dict[str, ParamSource] = {}
     for pname, p in tool.params.items():
         ref = p.references or (p.items.references if p.items is not None else None)
         hit = found.get(pname)
         out[pname] = ParamSource(
-            ref, hit[1] if hit else ref, bool(hit and hit[2]), bool(hit and hit[0] == 0)
+            ref,
+            hit[1] if hit else ref,
+            bool(hit and hit[2]),
+            bool(hit and hit[0] == 0),
+            tuple(lits.get(pname, ())),
         )
     return out
 
@@ -201,6 +209,13 @@ class FreeValues:
             return rng.choice(list(p.values or []))
         if p.type == "boolean":
             return rng.random() < 0.5
+        lits = [
+            v
+            for v in src.literals
+            if (isinstance(v, str) if p.type == "string" else isinstance(v, int | float))
+        ]
+        if lits and p.type in ("string", "integer", "number") and rng.random() < 0.8:
+            return rng.choice(lits)  # what a precondition's IN-list or CASE allows
         if p.type in ("integer", "number"):
             return self._number(conn, p, src, rng)
         if p.type in ("date", "datetime"):

@@ -229,6 +229,10 @@ class SchemaInfo:
         date-times (a slot's start), never keys, links or bookkeeping."""
         ent = self.spec.entities[table]
         out = self.descriptive_columns(table)
+        for n, c in ent.columns.items():  # a unique name (a branch's city) names it too
+            named = "name" in n or "title" in n
+            if c.unique and named and c.type == "string" and not c.primary_key and n not in out:
+                out = [*out, n]
         for n, c in ent.columns.items():
             if (
                 n not in out

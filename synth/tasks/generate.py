@@ -105,7 +105,7 @@ def generate_tasks(
         task, reason = build_task(ctx, sb, seed, attempt, tool, tid, coverage)
         attempt += 1
         if task is None:
-            rejections[reason] += 1
+            rejections[reason.split(":", 1)[0]] += 1
             detail = ctx.why.most_common(1)[0][0] if ctx.why else ""
             why[tool][f"{reason}: {detail}" if detail else reason] += 1
             continue

@@ -26,7 +26,7 @@ def singular(table: str) -> str:
     t = words(table)
     if t.endswith("ies"):
         return t[:-3] + "y"
-    if t.endswith("ses") or t.endswith("xes"):
+    if t.endswith(("sses", "xes", "ches", "shes", "zes")):
         return t[:-2]
     return t[:-1] if t.endswith("s") and not t.endswith("ss") else t
 
@@ -82,10 +82,15 @@ def _facts(
                 continue
             path = f"{fk.column}.{col}"
             if name is None and ("name" in col or "title" in col) and col not in info.name_columns:
-                name = f"{singular(table)} with {pv}"
+                name = f"{singular(table)} of {singular(fk.parent)} {pv}"
                 said.append((path, "", pv))
             else:
                 extra.append((path, f"{singular(fk.parent)} {words(col)}", pv))
+    ent = ctx.spec.entities[table]
+    for col, c in ent.columns.items():  # a plate or a serial number: said only if needed
+        v = row.get(col)
+        if c.unique and not c.primary_key and not c.references and isinstance(v, str):
+            extra.append((col, words(col), v))
     return said, extra, name or singular(table)
 
 
@@ -110,11 +115,14 @@ def describe(ctx: Ctx, conn: sqlite3.Connection, table: str, key: dict[str, Any]
     mine = info.owned(table) and ctx.user is not None
     user = ctx.user if mine else None
     chosen = list(said)
+    uniq = {p for p, c in ctx.spec.entities[table].columns.items() if c.unique}
     while count_matching(conn, info, table, [(p, v) for p, _l, v in chosen], user) > 1:
-        if not extra:
-            raise Ambiguous(f"no facts name {table} {key} alone")
+        plain = [f for f in extra if f[0] not in uniq]
+        pool = plain or extra
+        if not pool:
+            raise Ambiguous(f"no facts the user knows name one {table}")
         best = min(
-            extra,
+            pool,
             key=lambda f: count_matching(
                 conn, info, table, [(p, v) for p, _l, v in chosen] + [(f[0], f[2])], user
             ),

@@ -40,8 +40,8 @@ def add_write(
         ctx.pending = []
         try:
             sentence = f"I'd like to {request(ctx, ctx.conn, call)}."
-        except Ambiguous:
-            ctx.fail = "ambiguous_description"
+        except Ambiguous as exc:
+            ctx.fail = f"ambiguous_description: {exc}"
             return False
     mentions = list(ctx.pending)
     touched = {_row_id(c) for w in d.writes for c in w.changes}
