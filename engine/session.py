@@ -26,6 +26,7 @@ import sqlite3
 import threading
 from typing import TYPE_CHECKING, Any
 
+from engine.budget import StepBudget, call_steps
 from engine.db import q
 from engine.errors import TaskError
 from engine.reward.diff import diff_states
@@ -58,6 +59,7 @@ class _Shared:
         self.log = ChangeLog(self.spec)
         self.undo = Undo(self.spec, self.log)
         self.layout, self.checks = plan_checks(self.spec)
+        self.call_steps = call_steps(sum(world.row_counts.values()))
         self.tools: dict[str, PreparedTool] = {}
         self.starts: dict[str, tuple[str, bytes]] = {}  # task id -> (patch digest, bytes)
         self.digests: dict[int, tuple[Task, str]] = {}
@@ -182,6 +184,7 @@ class Session:
         conn.execute("SELECT * FROM json_each('[]')").fetchall()  # create table functions now,
         conn.execute("SELECT * FROM json_tree('[]')").fetchall()  # not inside a tool's prepare
         self.guard.install(conn)
+        self.budget = StepBudget(conn, self._shared.call_steps)  # armed during each call
         self.conn = conn
         self.task: Task | None = None
         self._origin: bytes | None = None  # the state the changelog counts from, if known
@@ -343,7 +346,9 @@ class Session:
                     ErrorType.UNKNOWN_TOOL,
                     f"tool {name!r} is quarantined: {pt.tool.quarantined}",
                 )
-            return run_tool(self.conn, self.guard, pt, args, self.spec.now, self.spec.name)
+            return run_tool(
+                self.conn, self.guard, pt, args, self.spec.now, self.spec.name, self.budget
+            )
         if name in self.spec.builtins and name in BUILTIN_TOOLS:
             result = run_builtin(name, args)
             if result.ok and name in ENDS_EPISODE:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.budget import bounded, seed_steps
 from engine.db import bytes_to_connection
 from engine.errors import ScaleEnvError
 from engine.spec.models import DomainSpec
@@ -46,7 +47,8 @@ def seeded_database(
     """The world's initial state: migrated schema + seeded rows, vacuumed (deterministic)."""
     conn = bytes_to_connection(create_world_db(spec, revisions))
     try:
-        seed_database(spec, conn, seed, rows=rows)
+        with bounded(conn, seed_steps(rows), f"seeding {spec.name}"):
+            seed_database(spec, conn, seed, rows=rows)
         conn.execute("VACUUM")
         return conn.serialize()
     finally:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from engine.budget import StepBudget
 from engine.db import q
 from engine.runtime.argcheck import ArgError, compile_params
 from engine.runtime.guard import Guard, Permissions, tool_permissions
@@ -365,14 +366,18 @@ def run_tool(
     args: dict[str, Any],
     now: str,
     domain: str,
+    budget: StepBudget | None = None,
 ) -> ToolResult:
-    """Run one call of ``pt`` with already-parsed ``args``; never raises."""
+    """Run one call of ``pt`` with already-parsed ``args``; never raises. With ``budget``,
+    the call's SQL is capped at its steps and a runaway call fails as ``timeout``."""
     name = pt.name
     try:
         binds = pt.validate(args)
     except ArgError as exc:
         return failure(name, ErrorType.INVALID_ARGUMENTS, str(exc))
     opened = nested = False
+    if budget is not None:
+        budget.start()
     try:
         binds, failed = prepare_call(conn, pt, binds, now, domain, guard=guard)
         if failed is not None:
@@ -401,7 +406,13 @@ def run_tool(
     except _Violation as exc:
         out = failure(name, ErrorType.INVARIANT_VIOLATED, str(exc))
     except sqlite3.Error as exc:
-        if guard.denied:
+        if budget is not None and budget.exceeded:
+            out = failure(
+                name,
+                "timeout",
+                f"the call ran past its budget of {budget.steps:,} SQLite steps: rolled back",
+            )
+        elif guard.denied:
             out = failure(name, ErrorType.INTERNAL, f"permission denied: {guard.denied}")
         else:
             kind = (
@@ -412,6 +423,8 @@ def run_tool(
         out = failure(name, ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}")
     finally:
         guard.internal()
+        if budget is not None:
+            budget.stop()
     if opened:
         rollback(conn, nested)
     return out

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.budget import BudgetExceeded
+from engine.spec.validate import load_spec
 from engine.world import World
 from synth.build import build_world, check_database
 
@@ -131,3 +133,19 @@ def test_bad_spec_is_rejected_with_its_path_and_writes_nothing(
     assert field in str(info.value)
     assert "\n" not in str(info.value)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_cartesian_fill_stops_at_its_budget_and_writes_nothing(tmp_path: Path) -> None:
+    """A fill that passes validation (it finishes on empty tables) but would run for hours
+    on seeded rows is cut off by the step budget: one line, no world on disk."""
+    data = load_spec(DOMAINS / "tiny_shop.yaml").to_dict()
+    total = data["entities"]["orders"]["columns"]["total"]
+    total["faker"]["sql"] = (
+        "SELECT count(*) FROM order_items a, order_items b, order_items c, order_items d "
+        "WHERE a.order_id = orders.order_id"
+    )
+    out = tmp_path / "w"
+    with pytest.raises(BudgetExceeded) as info:
+        build_world(data, seed=1, rows=400, proctest=False, tasks=0, out=out)
+    assert "ran past its budget" in str(info.value) and "\n" not in str(info.value)
+    assert not out.exists()
