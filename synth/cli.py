@@ -267,6 +267,9 @@ def tasks_gen(
     seed: Annotated[
         int, typer.Option("--seed", help="Seed: same world + seed gives the same tasks.jsonl.")
     ] = 0,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Per write tool: covered, or the concrete reason not.")
+    ] = False,
 ) -> None:
     """Generate verified tasks into a world (tasks.jsonl + graph.json, written atomically)."""
     from synth.tasks.io import (  # lazy: CLI start-up stays fast; a command loads only what it runs
@@ -276,7 +279,7 @@ def tasks_gen(
 
     generated = run(generate_into, world_dir, n, seed)
     out.print(f"[green]wrote[/green] {len(generated.tasks)} tasks to {lit(world_dir)}")
-    print_report(generated.report, out)
+    print_report(generated.report, out, explain=explain)
 
 
 @tasks_app.command("report")

@@ -65,8 +65,9 @@ def report_world(world_dir: str | Path, seed: int | None = None) -> dict[str, An
     return report
 
 
-def print_report(rep: dict[str, Any], out: Console) -> None:
-    """The quality report as rich tables: counts, coverage, sizes, policies, rejections."""
+def print_report(rep: dict[str, Any], out: Console, explain: bool = False) -> None:
+    """The quality report as rich tables: counts, coverage, sizes, policies, rejections,
+    the auditor's counts and (``explain``) per write tool whether it was covered and why not."""
     t = Table("measure", "value", title=f"tasks of {rep.get('domain', '?')}")
     diff = rep.get("difficulty", {})
     t.add_row("tasks", str(rep.get("tasks", 0)))
@@ -102,6 +103,20 @@ def print_report(rep: dict[str, Any], out: Console) -> None:
     for name, count in rep.get("write_tools", {}).items():
         t.add_row(name, str(count) if count else "[red]0[/red]")
     out.print(t)
+    aud = rep.get("audit")
+    if aud:
+        t = Table("audit", "tasks", title="independent task auditor")
+        t.add_row("checked", str(aud.get("checked", 0)))
+        t.add_row("passed (shipped)", str(aud.get("passed", 0)))
+        for code, count in aud.get("rejected", {}).items():
+            t.add_row(f"rejected: {code}", f"[red]{count}[/red]")
+        out.print(t)
+    if explain and rep.get("explain"):
+        t = Table("write tool", "covered, or why not", title="write-tool coverage explained")
+        for name, why in rep["explain"].items():
+            colour = "green" if why.startswith("covered") else "yellow"
+            t.add_row(name, f"[{colour}]{why}[/{colour}]")
+        out.print(t)
     for key, title in (
         ("rejections", "rejected candidates by rule"),
         ("verification", "stored tasks re-verified"),
