@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from engine.reward.diff import label_key, match_key_columns, row_key, sort_token
-from engine.reward.match import answer_found, canonical, rows_match
+from engine.reward.match import answer_found, canonical, contradicting_values, rows_match
 from engine.spec.models import Column, DomainSpec, Entity
 from engine.spec.task import RowChange, Task
 
@@ -235,7 +235,9 @@ def evaluate_changes(
     """Score the agent's ``changes`` (start -> final) against ``task.gold_diff``.
 
     Passes when every expected change is present under the column policies, no other
-    non-exempt column changed, and every required answer appears in ``messages``.
+    non-exempt column changed, and every required answer appears in ``messages`` while the
+    messages state at most ``EXTRA_VALUES_ALLOWED`` other values of each answer's class
+    (dates, decimals, integers, identifiers): listing candidates is not answering.
     """
     tables = list(
         dict.fromkeys(
@@ -264,6 +266,12 @@ def evaluate_changes(
         else:
             lines.append(f"missing answer: {answer!r}")
     n_ans = len(task.required_answers)
+    contradicted = contradicting_values(task.required_answers, said)
+    for cls, others in contradicted.items():
+        shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+        lines.append(f"answers contradicted: the messages also state other {cls} values ({shown})")
+    if contradicted:
+        found = 0  # a dump of candidates is no answer
 
     state_ok = n_ok == n_exp and n_bad == 0
     answers_ok = found == n_ans

@@ -151,3 +151,66 @@ def answer_found(answer: str, messages: list[str]) -> bool:
         return True
     haystack = " " + normalize_answer("\n".join(messages)) + " "
     return f" {needle} " in haystack
+
+
+# ---- answers that a dump cannot satisfy -------------------------------------------------
+EXTRA_VALUES_ALLOWED = 2  # other values of an answer's class a reply may mention
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
+_VALUE_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[ t]\d{2}:\d{2}(?::\d{2})?)?"  # dates and datetimes, whole
+    r"|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\w|\.\d)|-?\d+\.\d+(?!\w|\.\d)"  # 1,234.50
+    r"|[a-z0-9#_-]*\d[a-z0-9#_-]*",  # integers and identifiers with digits
+    re.IGNORECASE,
+)
+
+
+def value_class(token: str) -> str | None:
+    """The class of a value an answer can be: date, decimal, integer, or identifier (letters
+    with digits, classed by shape: ``#W0412345`` is ``id #a9999999``); None for words."""
+    t = token.strip()
+    if _DATE_RE.match(t):
+        return "date"
+    if re.fullmatch(r"-?\d+\.\d+", t.replace(",", "")):
+        return "decimal"
+    if re.fullmatch(r"-?\d+", t.replace(",", "")):
+        return "integer"
+    if any(c.isdigit() for c in t) and any(c.isalpha() for c in t):  # by shape: W0412345
+        return "id " + re.sub(r"[a-z]", "a", re.sub(r"\d", "9", t.casefold()))
+    return None
+
+
+def _value_key(raw: str, cls: str) -> str:
+    """One spelling per value: numbers canonical (42.50 -> 42.5), dates with a space."""
+    if cls in ("decimal", "integer"):
+        d = to_decimal(raw)
+        return format(d.normalize(), "f") if d is not None else raw
+    return raw.replace("t", " ", 1) if cls == "date" else raw
+
+
+def stated_values(messages: list[str]) -> dict[str, set[str]]:
+    """Every dated, numeric or identifier value the messages state, by class (normalized)."""
+    out: dict[str, set[str]] = {}
+    for raw in _VALUE_RE.findall("\n".join(messages).casefold()):
+        cls = value_class(raw.replace("t", " ") if _DATE_RE.match(raw.replace("t", " ")) else raw)
+        if cls is not None:
+            out.setdefault(cls, set()).add(_value_key(raw, cls))
+    return out
+
+
+def contradicting_values(answers: list[str], messages: list[str]) -> dict[str, list[str]]:
+    """Per class, the values stated beyond the required answers of that class and
+    ``EXTRA_VALUES_ALLOWED`` more: a reply that lists many candidates (a dump) states a
+    value that contradicts the answer. Empty when the reply is committed."""
+    wanted: dict[str, set[str]] = {}
+    for a in answers:
+        raw = a.strip().casefold().lstrip("$€£")
+        cls = value_class(raw.replace(",", ""))
+        if cls is not None:
+            wanted.setdefault(cls, set()).add(_value_key(raw, cls))
+    stated = stated_values(messages)
+    out: dict[str, list[str]] = {}
+    for cls, want in wanted.items():
+        others = sorted(stated.get(cls, set()) - want)
+        if len(others) > EXTRA_VALUES_ALLOWED:
+            out[cls] = others
+    return out
