@@ -176,21 +176,39 @@ plt.show()
 fingerprints
 
 # %% [markdown]
-# The synthesis runner's own catalog (sector, mechanisms, failures with their reasons),
-# when the directory came from `scaleenv synth`.
+# The synthesis runner's own records, when the directory came from `scaleenv synth`: its
+# catalog (sector, mechanisms, failures with their reasons) and, after `scaleenv synth
+# report`, its structural fingerprints and embedding map (curated fixtures marked as the
+# out-of-distribution set).
 
 # %%
-has_synth = bool(
-    db.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' AND table_name = 'synth_catalog'"
-    )
-)
-if has_synth:
-    from IPython.display import display
+from IPython.display import Image, display
 
+meta_tables = {
+    name
+    for (name,) in db.sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'meta'"
+    )
+}
+if "synth_catalog" in meta_tables:
     display(db.df("SELECT * FROM meta.synth_catalog LIMIT 50"))
 else:
     print("no catalog.json / catalog.parquet from the synthesis runner here")
+if "fingerprints" in meta_tables:
+    fp_cols = set(db.df("SELECT * FROM meta.fingerprints LIMIT 0").columns)
+    if {"group", "fingerprint"} <= fp_cols:
+        display(
+            db.df(
+                'SELECT "group", count(*) AS worlds, count(DISTINCT fingerprint) AS distinct '
+                "FROM meta.fingerprints GROUP BY 1 ORDER BY 1"
+            )
+        )
+    display(db.df("SELECT * FROM meta.fingerprints ORDER BY ALL LIMIT 50"))
+maps = [
+    r / "report" / "embedding.png" for r in db.roots if (r / "report" / "embedding.png").is_file()
+]
+if maps:
+    display(Image(filename=str(maps[0])))
 
 # %% [markdown]
 # ## Key numbers

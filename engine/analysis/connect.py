@@ -7,8 +7,8 @@ Layout of the connection:
 * ``"<world>".<table>``: one schema per world with views of its own rows (created up to
   ``schemas_limit`` worlds: DuckDB creates a view in ~0.3 ms, too slow for thousands).
 * ``meta.*``: worlds, tables, columns, tools, tasks, task_actions, subgoals, proctest,
-  edges, trajectories, steps, first_failures and, when the synthesis runner left one,
-  synth_catalog.
+  edges, trajectories, steps, first_failures and, when the synthesis runner left them,
+  synth_catalog (``catalog.json``) and fingerprints (``report/fingerprints.jsonl``).
 
 SQLite is read through Python's sqlite3 into Arrow: DuckDB's SQLite extension would be
 downloaded at run time, so extension autoinstall and autoload are off.
@@ -131,33 +131,56 @@ def world_names(paths: list[Path], roots: list[Path]) -> list[str]:
     return names
 
 
+def _flat(rows: list[Any]) -> pa.Table | None:
+    """Records as a table; nested values as JSON text, mixed types as text."""
+    flat = [
+        {
+            k: json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v
+            for k, v in r.items()
+        }
+        for r in rows
+        if isinstance(r, dict)
+    ]
+    if not flat:
+        return None
+    try:
+        return pa.Table.from_pylist(flat)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.Table.from_pylist(
+            [{k: None if v is None else str(v) for k, v in r.items()} for r in flat]
+        )
+
+
+def _json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ScaleEnvError(f"{path}: not valid JSON ({exc})") from exc
+
+
 def _synth_catalog(roots: list[Path]) -> pa.Table | None:
     """The synthesis runner's catalog (``catalog.parquet`` or ``catalog.json``), if any."""
     for root in roots:
         if (root / "catalog.parquet").is_file():
             return pq.read_table(root / "catalog.parquet")
-        path = root / "catalog.json"
-        if path.is_file():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise ScaleEnvError(f"{path}: not valid JSON ({exc})") from exc
+        if (root / "catalog.json").is_file():
+            data = _json_file(root / "catalog.json")
             if isinstance(data, dict):
                 data = data.get("worlds", list(data.values()))
-            rows = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
-            flat = [
-                {
-                    k: json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v
-                    for k, v in r.items()
-                }
-                for r in rows
-            ]
+            return _flat(data if isinstance(data, list) else [])
+    return None
+
+
+def _synth_fingerprints(roots: list[Path]) -> pa.Table | None:
+    """Per-world fingerprints of ``scaleenv synth report`` (``report/fingerprints.jsonl``)."""
+    for root in roots:
+        path = root / "report" / "fingerprints.jsonl"
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines()
             try:
-                return pa.Table.from_pylist(flat) if flat else None
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                return pa.Table.from_pylist(
-                    [{k: None if v is None else str(v) for k, v in r.items()} for r in flat]
-                )
+                return _flat([json.loads(x) for x in lines if x.strip()])
+            except ValueError as exc:
+                raise ScaleEnvError(f"{path}: not valid JSON lines ({exc})") from exc
     return None
 
 
@@ -253,9 +276,12 @@ def open_worlds(
                 _load(con, f"meta.{q(name)}", table)
             _load(con, "meta.episodes", episodes)
             _load(con, "meta.steps", steps)
-            synth = _synth_catalog(roots)
-            if synth is not None:
-                _load(con, "meta.synth_catalog", synth)
+            for name, extra in (
+                ("synth_catalog", _synth_catalog(roots)),
+                ("fingerprints", _synth_fingerprints(roots)),
+            ):
+                if extra is not None:
+                    _load(con, f"meta.{name}", extra)
             con.execute(DERIVED)
             schemas = _world_schemas(con, worlds, schemas_limit)
         except BaseException:

@@ -276,10 +276,23 @@ def test_synthesis_catalog_is_loaded_when_present(worlds: Path, tmp_path: Path) 
         ],
     }
     (root / "catalog.json").write_text(json.dumps(doc))
+    (root / "report").mkdir()
+    fps = [
+        {"id": "tiny-1", "group": "catalog", "fingerprint": "ab12", "tools_by_kind": {"read": 4}},
+        {"id": "retail", "group": "curated", "fingerprint": "cd34", "tools_by_kind": {"read": 9}},
+    ]
+    (root / "report" / "fingerprints.jsonl").write_text("".join(json.dumps(f) + "\n" for f in fps))
     with open_worlds(root) as a:
         assert a.worlds == ["tiny-1"]
         got = a.sql("SELECT id, status, mechanisms FROM meta.synth_catalog ORDER BY id")
+        prints = a.sql(
+            'SELECT id, "group", fingerprint, tools_by_kind FROM meta.fingerprints ORDER BY id'
+        )
     assert got == [("broken-7", "failed", "[]"), ("tiny-1", "ok", '["ledger"]')]
+    assert prints == [
+        ("retail", "curated", "cd34", '{"read": 9}'),
+        ("tiny-1", "catalog", "ab12", '{"read": 4}'),
+    ]
 
 
 def test_bad_inputs_fail_with_one_line(worlds: Path, tmp_path: Path) -> None:
