@@ -2,7 +2,7 @@
 customer actions and refusals only on the user's own rows, refusals really against the rule
 for that user, staff tools never requested, descriptions that name one row, every write tool
 covered or explained, and the independent auditor agreeing with all of it (~30 tasks each;
-the 200-task figures come from ``python -m synth.audit.measure``)."""
+the 200-task figures come from ``benchmarks/task_audit_figures.py``)."""
 
 from __future__ import annotations
 
