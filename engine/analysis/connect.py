@@ -246,7 +246,12 @@ def open_worlds(
     schemas_limit: int = 200,
     database: str = ":memory:",
 ) -> Analysis:
-    """Open world directories (or directories of worlds) and trajectory files in DuckDB."""
+    """Open world directories (or directories of worlds) and trajectory files in DuckDB.
+
+    ``database`` may name a new DuckDB file to keep the result (default: in memory).
+    """
+    if database != ":memory:" and Path(database).exists():
+        raise ScaleEnvError(f"{database}: already exists; name a new DuckDB file")
     srcs = [Path(sources)] if isinstance(sources, str | Path) else [Path(s) for s in sources]
     if not srcs:
         raise WorldError("no world directories given")

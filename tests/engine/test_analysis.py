@@ -238,6 +238,20 @@ def test_rollout_runner_layout_reads_each_episode_once(worlds: Path, tmp_path: P
         assert a.scalar("SELECT count(*) FROM meta.steps WHERE tool IS NOT NULL") > 0
 
 
+def test_a_duckdb_file_keeps_the_catalog(worlds: Path, tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "worlds.duckdb"
+    with open_worlds(worlds / "tiny-1", database=str(path)) as a:
+        n = a.scalar("SELECT count(*) FROM main.orders")
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT count(*) FROM main.orders").fetchall() == [(n,)]
+    assert con.execute("SELECT count(*) FROM meta.tasks").fetchall() == [(5,)]
+    con.close()
+    with pytest.raises(ScaleEnvError, match="already exists"):
+        open_worlds(worlds / "tiny-1", database=str(path))
+
+
 def test_no_trajectories_gives_empty_views(worlds: Path) -> None:
     with open_worlds(worlds / "tiny-1") as a:
         assert a.worlds == ["tiny-1"]
