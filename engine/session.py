@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.budget import StepBudget, call_steps
 from engine.db import q
-from engine.errors import TaskError
+from engine.errors import ScaleEnvError, TaskError
 from engine.reward.diff import diff_states
 from engine.reward.evaluate import Score, evaluate_changes
 from engine.runtime.argcheck import ArgError, parse_args, show
@@ -160,6 +160,16 @@ def apply_patch(
         conn.close()
 
 
+_BUSY = (
+    "this session is in use by another thread: use one session per thread "
+    "(world.session() or session.fork())"
+)
+
+
+class SessionBusyError(ScaleEnvError):
+    """A session was entered by a second thread while the first was inside it."""
+
+
 class Session:
     """One episode on one world.
 
@@ -183,6 +193,7 @@ class Session:
         conn.execute(f"ATTACH DATABASE ':memory:' AS {SCHEMA}")
         conn.execute("SELECT * FROM json_each('[]')").fetchall()  # create table functions now,
         conn.execute("SELECT * FROM json_tree('[]')").fetchall()  # not inside a tool's prepare
+        self._busy = threading.Lock()  # one thread at a time: a second one gets an error
         self.guard.install(conn)
         self.budget = StepBudget(conn, self._shared.call_steps)  # armed during each call
         self.conn = conn
@@ -211,6 +222,14 @@ class Session:
 
     def reset(self, task: Task | None = None) -> None:
         """Back to the world's initial state, or to ``task``'s start state (base + patch)."""
+        if not self._busy.acquire(blocking=False):
+            raise SessionBusyError(_BUSY)
+        try:
+            self._reset(task)
+        finally:
+            self._busy.release()
+
+    def _reset(self, task: Task | None) -> None:
         target = self._shared.base if task is None else self._shared.start_bytes(task)
         if not self._undo(target):
             self._load(target)
@@ -316,7 +335,16 @@ class Session:
         return hist
 
     def call(self, name: str, args: dict[str, Any] | str | None = None) -> ToolResult:
-        """Run tool ``name``; ``args`` is a dict or a JSON object text. Never raises."""
+        """Run tool ``name``; ``args`` is a dict or a JSON object text. Never raises on agent
+        input; raises ``SessionBusyError`` when another thread is inside this session."""
+        if not self._busy.acquire(blocking=False):
+            raise SessionBusyError(_BUSY)
+        try:
+            return self._call(name, args)
+        finally:
+            self._busy.release()
+
+    def _call(self, name: str, args: dict[str, Any] | str | None) -> ToolResult:
         parsed: dict[str, Any] = {}
         try:
             parsed = parse_args(args)

@@ -513,3 +513,34 @@ def test_undo_puts_back_deleted_rows_and_moved_keys(tiny_world: World) -> None:
         ("get_customer", {"customer_id": "C0003"}),
     ]
     assert_same_future(s, fresh, again)
+
+
+def test_a_session_entered_by_a_second_thread_raises(tiny_world: World) -> None:
+    """Issue 27 item 11: a clear error, never a deadlock."""
+    import threading
+
+    from engine.session import SessionBusyError
+
+    s = tiny_world.session()
+    inside, release, seen = threading.Event(), threading.Event(), []
+    real = s._dispatch
+
+    def slow_dispatch(name, args):  # holds the session while the main thread tries
+        inside.set()
+        release.wait(10)
+        return real(name, args)
+
+    s._dispatch = slow_dispatch  # type: ignore[method-assign]
+    worker = threading.Thread(
+        target=lambda: seen.append(s.call("get_customer", {"customer_id": "C0001"}))
+    )
+    worker.start()
+    assert inside.wait(10)
+    with pytest.raises(SessionBusyError, match="another thread"):
+        s.call("get_customer", {"customer_id": "C0001"})
+    with pytest.raises(SessionBusyError):
+        s.reset()
+    release.set()
+    worker.join(10)
+    assert len(seen) == 1 and seen[0].ok
+    assert s.call("get_customer", {"customer_id": "C0001"}).ok  # free again afterwards
