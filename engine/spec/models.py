@@ -153,7 +153,9 @@ class Column(_Model):
         False,
         description="A UNIQUE column. A unique column that some tool takes as a param (an "
         "email, a username) is how the task sampler picks the simulated user's table and "
-        "what the user says to identify themselves; unique columns never describe a row.",
+        "what the user says to identify themselves. To describe a row, a unique name/title "
+        "column names it; another unique text (a plate, a serial number) is said only when "
+        "nothing else singles the row out.",
     )
     default: Any = Field(
         None,
@@ -216,7 +218,7 @@ class Column(_Model):
         False,
         description="Filled by a tool's id generator ('generate'): compared as exempt, and a "
         "primary key that is generated is not used to match rows across runs (another run "
-        "may draw another id). Generated columns never describe a row to the user.",
+        "may draw another id). Being exempt, it is not a describing column.",
     )
 
     @model_validator(mode="after")

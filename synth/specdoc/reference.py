@@ -24,7 +24,7 @@ from pydantic_core import PydanticUndefined
 
 from engine.errors import SpecError
 from engine.reward.evaluate import UNEXPECTED_PENALTY
-from engine.reward.match import SEMANTIC_THRESHOLD
+from engine.reward.match import EXTRA_VALUES_ALLOWED, SEMANTIC_THRESHOLD
 from engine.spec.models import (
     Column,
     DomainSpec,
@@ -203,6 +203,7 @@ def _reward_section(data: dict[str, Any]) -> list[str]:
     consts = {
         "UNEXPECTED_PENALTY": f"{UNEXPECTED_PENALTY:g}",
         "SEMANTIC_THRESHOLD": f"{SEMANTIC_THRESHOLD:g}",
+        "EXTRA_VALUES_ALLOWED": str(EXTRA_VALUES_ALLOWED),
     }
     return ["## Reward", "", Template(data["reward_text"]).substitute(consts), ""]
 

@@ -82,11 +82,12 @@ def test_examples_cover_every_construct_the_issue_names() -> None:
 
 def test_doc_numbers_come_from_the_code() -> None:
     from engine.reward.evaluate import UNEXPECTED_PENALTY
-    from engine.reward.match import SEMANTIC_THRESHOLD
+    from engine.reward.match import EXTRA_VALUES_ALLOWED, SEMANTIC_THRESHOLD
 
     text = render_reference()
     assert f"- {UNEXPECTED_PENALTY:g} * U / max(1, E + A)" in text
     assert f"at least {SEMANTIC_THRESHOLD:g} of 100" in text
+    assert f"more than {EXTRA_VALUES_ALLOWED} other values" in text
     assert "$" + "UNEXPECTED_PENALTY" not in text
 
 
