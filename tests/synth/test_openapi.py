@@ -189,7 +189,7 @@ def test_google_tasks_world() -> None:
 
 def test_google_singletons_and_transitions() -> None:
     spec, rep = compile_google("accessapproval")
-    assert "update_project_access_approval_setting" in spec.tools
+    assert "update_project_access_approval_settings" in spec.tools
     spec, rep = compile_google("file")
     tools = _tools(rep)
     assert tools["file.projects.locations.instances.list"] == "list_instances"

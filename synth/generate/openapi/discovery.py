@@ -161,7 +161,7 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
             s, sat = deref(schema, sat, resolve)
             r.description = " ".join(str(s.get("description") or "").split())
             r.fields = object_fields(s, sat, resolve)
-        singles = _singletons(methods)
+        singles = _singletons(methods, set(res.get("resources") or {}))
         for mname in sorted(methods):
             m = methods[mname]
             mat = f"{at}/methods/{mname}"
@@ -181,7 +181,7 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
                     )
                 )
                 continue
-            kind = KINDS.get(mname, "custom")
+            kind = KINDS.get(mname) or _alias(mname, rname)
             if kind == "custom" and m.get("httpMethod") == "GET":
                 model.skipped.append(
                     Skip(op_id, mat, f"'{mname}' is a read-only computed view, not a state change")
@@ -227,10 +227,23 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
         )
 
 
+def _alias(method: str, resource: str) -> str:
+    """``createSpan`` on ``spans`` is create, ``listSpans`` list: a CRUD method named with
+    its resource. Anything else is a custom verb."""
+    m = re.match(r"^(create|insert|get|update|patch|delete|list)([A-Z]\w*)$", method)
+    if not m:
+        return "custom"
+    verb, noun = m.groups()
+    res = resource.lower()
+    if noun.lower() in (res, res.rstrip("s"), res[:-3] + "y" if res.endswith("ies") else res):
+        return KINDS[verb]
+    return "custom"
+
+
 _SINGLE = re.compile(r"^(get|update|patch|delete|set)([A-Z]\w*)$")
 
 
-def _singletons(methods: dict[str, Any]) -> dict[str, dict[str, str]]:
+def _singletons(methods: dict[str, Any], children: set[str]) -> dict[str, dict[str, str]]:
     """AIP singletons spelled as methods of their parent (``getSettings``/``updateSettings``):
     suffix -> {method: kind}, for suffixes whose get returns or whose update takes a schema."""
     groups: dict[str, dict[str, str]] = {}
@@ -239,6 +252,8 @@ def _singletons(methods: dict[str, Any]) -> dict[str, dict[str, str]]:
         if not m or mname in NOT_MODELED:
             continue
         verb, suffix = m.groups()
+        if suffix[:1].lower() + suffix[1:] in children:  # patchTraces next to traces: a batch
+            continue
         kind = {"get": "get", "delete": "delete", "set": "update"}.get(verb, verb)
         groups.setdefault(suffix, {})[mname] = kind
     out = {}

@@ -175,8 +175,31 @@ def column_name(name: str) -> str:
     return s + "_value" if s in RESERVED else s
 
 
+IRREGULAR = {
+    "shelves": "shelf",
+    "leaves": "leaf",
+    "halves": "half",
+    "people": "person",
+    "children": "child",
+    "indices": "index",
+    "statuses": "status",
+    "aliases": "alias",
+    "analyses": "analysis",
+    "addresses": "address",
+    "data": "data",
+    "media": "media",
+    "series": "series",
+    "news": "news",
+    "metadata": "metadata",
+    "settings": "settings",
+}
+
+
 def singular(word: str) -> str:
     """A plain English singular, good enough for ids and tool names (pets -> pet)."""
+    head, _, last = word.rpartition("_")
+    if last in IRREGULAR:
+        return (head + "_" if head else "") + IRREGULAR[last]
     for plural, single in (
         ("ies", "y"),
         ("sses", "ss"),
