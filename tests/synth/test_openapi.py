@@ -223,3 +223,39 @@ def test_corpus_every_discovery_document_compiles_or_says_why() -> None:
     assert compiled >= 300, failed
     assert all(msg.startswith("google:") and "\n" not in msg for msg in failed)
     assert done / total >= 0.8
+
+
+def test_readme_example_becomes_a_world(tmp_path: Path) -> None:
+    """The README's OpenAPI example, written by a user, builds with tasks in one command."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Any API becomes a world", 1)[1]
+    doc = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert doc is not None
+    notes = tmp_path / "notes.yaml"
+    notes.write_text(doc.group(1))
+    out = tmp_path / "notes"
+    res = runner.invoke(
+        app,
+        [
+            "synth",
+            "openapi",
+            str(notes),
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--tasks",
+            "10",
+            "--rows",
+            "300",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    world = World.load(out)
+    assert {"archive_note", "create_notebook", "patch_notebook", "list_notes"} <= set(
+        world.spec.tools
+    )
+    assert len(world.tasks) == 10
+    assert world.spec.tools["list_notes"].params["state"].required is False
