@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import statistics
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -35,8 +37,8 @@ def one(name: str, rows: int, tasks: int, timeout: int) -> dict:
 
     row: dict = {"api": name}
     t0 = time.perf_counter()
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(timeout)
+    signal.signal(signal.SIGVTALRM, _alarm)  # CPU seconds: fair on a busy machine
+    signal.setitimer(signal.ITIMER_VIRTUAL, timeout)
     try:
         spec, rep = compile_google(name)
         done, total = rep.crud()
@@ -46,6 +48,7 @@ def one(name: str, rows: int, tasks: int, timeout: int) -> dict:
             skipped=len(rep.skipped),
             crud_done=done,
             crud_total=total,
+            skip_reasons=dict(Counter(_reason(o.reason or "") for o in rep.skipped)),
         )
         res = build_world(spec, seed=0, rows=rows, tasks=tasks)
         pol = res.reports["tasks"].report.get("policies", {})
@@ -57,11 +60,22 @@ def one(name: str, rows: int, tasks: int, timeout: int) -> dict:
             empty=pol.get("empty", 0.0),
         )
     except Exception as exc:  # noqa: BLE001 - a failing API is a row, not a crash
+        rep = getattr(exc, "report", None)
+        if rep is not None:  # nothing compiled: its CRUD operations count as not compiled
+            done, total = rep.crud()
+            row.update(crud_done=done, crud_total=total, compiled=0, skipped=len(rep.skipped))
+            row["skip_reasons"] = dict(Counter(_reason(o.reason or "") for o in rep.skipped))
         row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     finally:
-        signal.alarm(0)
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
     row["seconds"] = round(time.perf_counter() - t0, 2)
     return row
+
+
+def _reason(text: str) -> str:
+    """A skip reason without the names in it, so reasons can be counted across APIs."""
+    text = re.sub(r"'[^']*'", "*", text)
+    return re.sub(r"\([^)]*\)", "(...)", text)
 
 
 def passes(r: dict) -> bool:
@@ -81,7 +95,7 @@ def main() -> None:
     ap.add_argument("--names", default="", help="Comma-separated API names.")
     ap.add_argument("--rows", type=int, default=300)
     ap.add_argument("--tasks", type=int, default=10)
-    ap.add_argument("--timeout", type=int, default=300, help="Seconds per API.")
+    ap.add_argument("--timeout", type=int, default=300, help="CPU seconds per API.")
     ap.add_argument("--json", type=Path, default=None, help="Write the rows here (JSON lines).")
     args = ap.parse_args()
     from synth.generate.openapi import google_api_names
@@ -137,6 +151,24 @@ def main() -> None:
             f"tools {sum(r['tools'] for r in built)}, quarantined {sum(r['quarantined'] for r in built)}, "
             f"tasks {sum(r['tasks'] for r in built)}"
         )
+        reasons: Counter = Counter()
+        for r in rows:
+            reasons.update(r.get("skip_reasons", {}))
+        print("most frequent skip reasons:")
+        for why, count in reasons.most_common(8):
+            print(f"  {count:6}  {why}")
+        failing = Counter(
+            "error: " + r["error"].split(":")[0]
+            if "error" in r
+            else "fewer than 10 tasks"
+            if r.get("tasks", 0) < 10
+            else "fewer than 5 tools"
+            if r.get("tools", 0) < 5
+            else "quarantine or pass rate"
+            for r in rows
+            if not passes(r)
+        )
+        print("why worlds miss the bar:", dict(sorted(failing.items())))
         secs = [r["seconds"] for r in rows]
         print(
             f"seconds per API: median {statistics.median(secs):.1f}, max {max(secs):.1f}; wall {time.perf_counter() - t0:.0f}s"

@@ -174,9 +174,11 @@ def compile_model(
             parent.children.append(plan)
         plans[key] = plan
     if not plans:
-        raise OpenAPIError(
+        err = OpenAPIError(
             f"{model.source}: no resource has an item schema and an operation to compile"
         )
+        err.report = report  # type: ignore[attr-defined] - what was skipped, and why
+        raise err
     entities: dict[str, Any] = {USERS: _users_entity()}
     tools: dict[str, Any] = _users_tools()
     depth: dict[str, int] = {}
