@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from engine import ErrorType, ToolResult
+
 if TYPE_CHECKING:
-    from engine import Session, Task, ToolResult
+    from engine import Session, Task
 
 DONE = "done"
 DONE_TOOL: dict[str, Any] = {
@@ -115,11 +117,9 @@ def run_tool_calls(
             out.append((tool_message(call_id, DONE_RESULT), None))
             continue
         if allowed is not None and name not in allowed:
-            from engine import ToolResult
-
             shown = name[:100]
             result = ToolResult(
-                False, None, "unknown_tool", f"tool {shown!r} is not available", shown
+                False, None, ErrorType.UNKNOWN_TOOL, f"tool {shown!r} is not available", shown
             )
             out.append((tool_message(call_id, result.text), result))
             continue
