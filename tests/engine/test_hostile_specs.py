@@ -1,0 +1,81 @@
+"""A hostile-spec corpus (issue 27): every kind is rejected quickly with one short line that
+names the field, and nothing is written. Each case edits the tiny_shop spec."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from tinyshop import load_tiny_spec
+
+from engine.errors import SpecError
+from engine.spec.validate import load_spec
+
+Spec = dict[str, Any]
+
+
+def _result(query: str) -> Callable[[Spec], None]:
+    def edit(d: Spec) -> None:
+        d["tools"]["hostile"] = {
+            "description": "A hostile tool.",
+            "reads": ["customers", "orders"],
+            "returns": {"query": query, "shape": "list"},
+        }
+
+    return edit
+
+
+def _precondition(check: str) -> Callable[[Spec], None]:
+    def edit(d: Spec) -> None:
+        d["tools"]["get_customer"]["preconditions"].append({"check": check, "error": "no"})
+
+    return edit
+
+
+CASES: dict[str, tuple[Callable[[Spec], None], str]] = {
+    # the wall clock and the host's timezone (item 6)
+    "date() reads the clock": (_result("SELECT date() AS d"), "tools.hostile"),
+    "'n'||'ow'": (_result("SELECT datetime('n' || 'ow') AS d"), "tools.hostile"),
+    "char(110,111,119)": (_result("SELECT datetime(char(110, 111, 119)) AS d"), "tools.hostile"),
+    "'localtime' modifier": (_result("SELECT datetime(:now, 'localtime') AS d"), "tools.hostile"),
+    "lower('UTC') modifier": (_result("SELECT datetime(:now, lower('UTC')) AS d"), "tools.hostile"),
+    "julianday('now')": (_result("SELECT julianday('now') AS d"), "tools.hostile"),
+    "unixepoch()": (_result("SELECT unixepoch() AS d"), "tools.hostile"),
+    "strftime of now": (_result("SELECT strftime('%Y', 'now') AS d"), "tools.hostile"),
+    "random()": (_result("SELECT random() AS r"), "tools.hostile"),
+    # runaway SQL (item 2)
+    "recursive CTE without end": (
+        _result("WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT x FROM r"),
+        "tools.hostile",
+    ),
+    "runaway precondition": (
+        _precondition(
+            "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"
+        ),
+        "tools.get_customer.preconditions",
+    ),
+    # statements that must never run (security)
+    "ATTACH": (_result("ATTACH DATABASE 'x.db' AS x"), "tools.hostile"),
+    "PRAGMA": (_result("PRAGMA writable_schema = 1"), "tools.hostile"),
+    "DDL": (_result("DROP TABLE customers"), "tools.hostile"),
+    "two statements": (_result("SELECT 1 AS a; DELETE FROM customers"), "tools.hostile"),
+    "load_extension": (_result("SELECT load_extension('x') AS a"), "tools.hostile"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_hostile_spec_is_rejected_in_one_line(kind: str) -> None:
+    edit, where = CASES[kind]
+    data = copy.deepcopy(load_tiny_spec().to_dict())
+    edit(data)
+    with pytest.raises(SpecError) as info:
+        load_spec(data)
+    text = str(info.value)
+    assert where in text, text
+    assert "\n" not in text and len(text) <= 300, text
+
+
+def test_the_corpus_is_large() -> None:
+    assert len(CASES) >= 16
