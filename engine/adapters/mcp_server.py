@@ -27,8 +27,9 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from engine import Score, Session, Task, World
+from engine import ScaleEnvError, Score, Session, Task, World
 from engine.adapters.openai_tools import DONE, DONE_RESULT
+from engine.toolschema.output import structured_result
 
 STATE_KEY = "scaleenv.session"
 DONE_MCP = {
@@ -143,8 +144,6 @@ class MCPWorld:
         r = s.call(name, args)
         if not r.ok:
             return _error(r.text)
-        from engine.toolschema.output import structured_result  # internal: result shapes
-
         structured = structured_result(self.world.spec, name, r.result)
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=r.text)],
@@ -179,8 +178,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle-timeout", type=float, default=300.0)
     ap.add_argument("--results", help="append each closed episode's score here (JSONL)")
     a = ap.parse_args(argv)
-    from engine import ScaleEnvError
-
     try:
         app = MCPWorld(World.load(a.world), a.task, results_path=a.results)
     except (ScaleEnvError, KeyError) as exc:

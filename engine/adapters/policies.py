@@ -49,10 +49,7 @@ class GoldPolicy:
         for i, a in enumerate(task.gold_actions):
             tool = spec.tools.get(a.tool)
             if confirm and tool is not None and not tool.read_only:
-                args = json.dumps(a.args, sort_keys=True, default=str)
-                self.plan.append(
-                    say(f"I can {a.tool.replace('_', ' ')} with {args}. Shall I proceed?")
-                )
+                self.plan.append(say(f"I can {a.tool.replace('_', ' ')} now. Shall I proceed?"))
             self.plan.append(call_message(a.tool, a.args, f"call_{i}"))
         answers = " ".join(f"{a}." for a in task.required_answers)
         self.plan.append(say(f"Your request is complete. {answers}".strip()))

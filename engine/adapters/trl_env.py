@@ -18,10 +18,12 @@ from __future__ import annotations
 import copyreg
 import inspect
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar, Literal
 
 from engine import Task, World
 from engine.adapters.openai_tools import DONE
+from engine.runtime.builtins import BUILTIN_TOOLS
 
 _WORLDS: dict[str, World] = {}
 _CLASSES: dict[tuple[str, tuple[str, ...] | None], type] = {}
@@ -210,10 +212,6 @@ def _camel(name: str) -> str:
 
 
 def _builtin_params() -> dict[str, Any]:
-    from types import SimpleNamespace
-
-    from engine.runtime.builtins import BUILTIN_TOOLS  # internal: builtins' params
-
     return {n: SimpleNamespace(params=p) for n, (_, p) in BUILTIN_TOOLS.items()}
 
 

@@ -9,6 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from engine.adapters.datasets import export_rl, export_sft
+from synth.cli_errors import out, run
+from synth.rollout.run import find_worlds, run_rollouts
+
 
 def _print_summary(summary: dict[str, Any], console: Any) -> None:
     k = summary["k"]
@@ -40,9 +44,6 @@ def rollout(
 ) -> None:
     """Run K samples per task in parallel; write trajectories (JSONL + Parquet); print
     pass@1, pass@k and pass^k per world and per difficulty."""
-    from synth.cli_errors import out, run
-    from synth.rollout.run import run_rollouts
-
     res = run(
         run_rollouts,
         worlds,
@@ -72,9 +73,6 @@ def dataset_sft(
     ] = False,
 ) -> None:
     """Chat-format SFT data (OpenAI messages with tools) as sft.jsonl and sft.parquet."""
-    from engine.adapters.datasets import export_sft
-    from synth.cli_errors import out, run
-
     paths = run(export_sft, trajectories, out_dir, passed_only=not all_episodes)
     out.print(f"[green]wrote[/green] {paths['jsonl']} and {paths['parquet'].name}")
 
@@ -85,10 +83,6 @@ def dataset_rl(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("data"),
 ) -> None:
     """RL prompt dataset (prompt, environment, task_id) as rl_prompts.jsonl and .parquet."""
-    from engine.adapters.datasets import export_rl
-    from synth.cli_errors import out, run
-    from synth.rollout.run import find_worlds
-
     paths = run(lambda: export_rl(find_worlds(worlds), out_dir))
     out.print(f"[green]wrote[/green] {paths['jsonl']} and {paths['parquet'].name}")
 

@@ -20,6 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from engine import ScaleEnvError, World
+from engine.adapters.episode import Episode
+from engine.adapters.llm import OpenAIPolicy, OpenAIUser
+from engine.adapters.policies import GoldPolicy, RandomPolicy
+from engine.adapters.usersim import ScriptedUser
+from synth.rollout.metrics import summarize
+from synth.rollout.ray_backend import run_ray
+from synth.rollout.write import write_rollouts
 
 POLICIES = ("scripted:gold", "random", "openai:MODEL")
 USERS = ("scripted", "openai:MODEL")
@@ -62,24 +69,16 @@ def check_names(policy: str, user: str) -> None:
 
 
 def make_policy(name: str, world: World, task: Any, seed: int) -> Any:
-    from engine.adapters.policies import GoldPolicy, RandomPolicy
-
     if name in ("scripted:gold", "gold"):
         return GoldPolicy(task, world.spec)
     if name in ("random", "scripted:random"):
         return RandomPolicy(task, world.spec, seed)
-    from engine.adapters.llm import OpenAIPolicy
-
     return OpenAIPolicy(name.split(":", 1)[1], seed=seed)
 
 
 def make_user(name: str, task: Any, seed: int) -> Any:
-    from engine.adapters.usersim import ScriptedUser
-
     if name == "scripted":
         return ScriptedUser(task)
-    from engine.adapters.llm import OpenAIUser
-
     return OpenAIUser(task, name.split(":", 1)[1], seed=seed)
 
 
@@ -92,8 +91,6 @@ def _world(path: str) -> World:
 
 def run_task(job: tuple[str, str, int, str, str, int, int, bool]) -> list[dict[str, Any]]:
     """All samples of one task (a worker's unit of work)."""
-    from engine.adapters.episode import Episode
-
     path, task_id, k, policy, user, seed, max_turns, timing = job
     world = _world(path)
     task = world.task(task_id)
@@ -148,8 +145,6 @@ def run_rollouts(
 ) -> RolloutResult:
     """K episodes per task of every world under ``worlds``; ``out`` gets the trajectories
     (``trajectories.jsonl``/``.parquet``) and ``summary.json``, written atomically."""
-    from synth.rollout.metrics import summarize
-
     check_names(policy, user)
     if k < 1 or workers < 1 or max_turns < 1:
         raise ScaleEnvError("--k, --workers and --max-turns must be at least 1")
@@ -159,8 +154,6 @@ def run_rollouts(
     jobs = list(_jobs(paths, k, policy, user, seed, max_turns, timing))
     records: list[dict[str, Any]] = []
     if backend == "ray":
-        from synth.rollout.ray_backend import run_ray
-
         for chunk in run_ray(run_task, jobs, workers):
             records += chunk
     elif workers == 1:
@@ -173,7 +166,5 @@ def run_rollouts(
                 records += chunk
     result = RolloutResult(records, summarize(records, k))
     if out is not None:
-        from synth.rollout.write import write_rollouts
-
         result.paths = write_rollouts(out, records, result.summary)
     return result
