@@ -42,13 +42,20 @@ class BuildResult:
 
 
 def seeded_database(
-    spec: DomainSpec, revisions: dict[str, bytes], seed: int, rows: int | None
+    spec: DomainSpec,
+    revisions: dict[str, bytes],
+    seed: int,
+    rows: int | None,
+    counts: dict[str, Any] | None = None,
 ) -> bytes:
-    """The world's initial state: migrated schema + seeded rows, vacuumed (deterministic)."""
+    """The world's initial state: migrated schema + seeded rows, vacuumed (deterministic).
+    ``counts`` (a dict) receives the seeder's ``SeedCounts`` under "seed"."""
     conn = bytes_to_connection(create_world_db(spec, revisions))
     try:
         with bounded(conn, seed_steps(rows), f"seeding {spec.name}"):
-            seed_database(spec, conn, seed, rows=rows)
+            got = seed_database(spec, conn, seed, rows=rows)
+        if counts is not None:
+            counts["seed"] = got
         conn.execute("VACUUM")
         return conn.serialize()
     finally:
@@ -65,23 +72,34 @@ def build_world(
     fuzz_steps: int = 0,
     tasks: int = 0,
     task_seed: int | None = None,
+    strict: bool = False,
 ) -> BuildResult:
     """Build a world from a spec; write it atomically to ``out`` when given.
 
     ``rows`` is the total row target (None: the spec's own per-table counts). Procedural
     testing quarantines tools that fail; ``tasks`` > 0 also generates verified tasks.
+    ``reports["seeding"]`` has target and actual rows per table; ``strict`` refuses a world
+    with any quarantined tool or lost row (nothing is written).
     """
     spec = load_spec(spec_src)
     revisions = initial_revision(spec)
-    db = seeded_database(spec, revisions, seed, rows)
+    seeded: dict[str, Any] = {}
+    db = seeded_database(spec, revisions, seed, rows, counts=seeded)
     meta: dict[str, Any] = {"domain": spec.name, "seed": seed, "rows_target": rows, "now": spec.now}
     files: dict[str, bytes] = dict(revisions)
-    reports: dict[str, Any] = {}
+    reports: dict[str, Any] = {"seeding": _seeding(spec, rows, seeded["seed"])}
     if proctest:
         report = run_proctest(spec, db, seed=seed, fuzz_steps=fuzz_steps)
         spec = report.quarantined_spec(spec)
         reports["proctest"] = report
         files["proctest.json"] = report.to_json().encode()
+    if strict:
+        from synth.audit.seeding import strict_problems
+
+        problems = strict_problems(spec, reports["seeding"])
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ScaleEnvError(f"{spec.name}: strict build refused: {problems[0]}{more}")
     if tasks > 0:
         world = World.from_parts(spec, db, meta=meta)
         graph = build_graph(spec)
@@ -98,6 +116,13 @@ def build_world(
     if out is not None:
         result.path = write_world(out, files, meta)
     return result
+
+
+def _seeding(spec: DomainSpec, rows: int | None, got: Any) -> dict[str, Any]:
+    from synth.audit.seeding import seeding_report
+    from synth.seed.plan import plan_counts
+
+    return seeding_report(plan_counts(spec, rows), dict(got), got.capped, got.repaired)
 
 
 def check_database(db_bytes: bytes, spec: DomainSpec) -> list[str]:

@@ -110,6 +110,9 @@ def world_build(
         0, min=0, help="Stateful fuzzing steps during procedural testing."
     ),
     tasks: int = typer.Option(0, min=0, help="Also generate this many verified tasks."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Fail on any quarantined tool or any row lost in seeding."
+    ),
 ) -> None:
     """Build a world: migrations, seeded database, procedural tests, (tasks)."""
     from synth.build import (
@@ -125,6 +128,7 @@ def world_build(
         proctest=not no_proctest,
         fuzz_steps=fuzz_steps,
         tasks=tasks,
+        strict=strict,
     )
     from engine.db import (
         table_counts,  # lazy: CLI start-up stays fast; a command loads only what it runs
@@ -132,6 +136,8 @@ def world_build(
 
     total = sum(table_counts(res.db_bytes).values())
     out.print(f"[green]built[/green] {lit(res.path)} ({total} rows, {len(res.spec.tools)} tools)")
+    for warning in res.reports.get("seeding", {}).get("warnings", []):
+        out.print(f"[yellow]warning:[/yellow] seeding: {lit(warning)}")
     rep = res.reports.get("proctest")
     if rep is not None:
         out.print(lit(rep.summary_line()))

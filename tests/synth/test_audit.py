@@ -145,3 +145,77 @@ def test_validate_refuses_a_scope_the_query_does_not_tie_to_the_key(domains_dir)
     errs = validate_spec(data)
     assert [p for p, _m in errs] == ["invariants[0].scope.appointments"]
     assert "never compared with the key" in errs[0][1]
+
+
+LOSSY = {
+    "name": "lossy",
+    "entities": {
+        "a": {
+            "rows": 60,
+            "columns": {
+                "id": {"type": "integer", "primary_key": True},
+                "code": {"type": "string", "unique": True, "faker": {"choices": ["x", "y"]}},
+            },
+        },
+        "b": {
+            "rows": 40,
+            "columns": {
+                "id": {"type": "integer", "primary_key": True},
+                "n": {"type": "integer", "minimum": 0, "maximum": 9},
+            },
+        },
+    },
+    "invariants": [
+        {"name": "small_n", "violations": "SELECT id FROM b WHERE n > 6", "scope": {"b": "id"}}
+    ],
+    "tools": {
+        "get_b": {
+            "description": "x",
+            "params": {"id": {"type": "integer", "references": "b.id"}},
+            "reads": ["b"],
+            "returns": {"query": "SELECT id, n FROM b WHERE id = :id"},
+        }
+    },
+}
+
+
+def test_seeding_reports_lost_rows_and_strict_refuses(tmp_path: Path):
+    from engine import ScaleEnvError
+
+    res = build_world(LOSSY, seed=1, proctest=False)
+    rep = res.reports["seeding"]
+    assert rep["tables"]["a"] == {"target": 60, "actual": 2, "lost": 58}
+    assert rep["tables"]["b"]["target"] == 40 and rep["tables"]["b"]["lost"] > 0
+    assert rep["repair_removed"] == {"small_n": rep["tables"]["b"]["lost"]}
+    assert any(w.startswith("a: 2 of 60") and "only 2 distinct" in w for w in rep["warnings"])
+    assert any("repair deleted" in w for w in rep["warnings"])
+    with pytest.raises(ScaleEnvError, match="strict build refused: table a: 2 of 60"):
+        build_world(LOSSY, seed=1, proctest=False, strict=True, out=tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+    spec_file = tmp_path / "lossy.yaml"
+    spec_file.write_text(yaml.safe_dump(LOSSY))
+    cli = CliRunner().invoke(
+        app, ["world", "build", str(spec_file), "--out", str(tmp_path / "v"), "--no-proctest"]
+    )
+    assert cli.exit_code == 0 and "warning: seeding: a: 2 of 60" in " ".join(cli.output.split())
+    cli = CliRunner().invoke(
+        app,
+        [
+            "world",
+            "build",
+            str(spec_file),
+            "--out",
+            str(tmp_path / "s"),
+            "--strict",
+            "--no-proctest",
+        ],
+    )
+    assert cli.exit_code == 1 and "strict build refused" in cli.output
+    assert len(cli.output.strip().splitlines()) == 1
+
+
+def test_strict_build_of_the_new_fixtures_passes(domains_dir: Path):
+    for name in ("car_rental", "vet_clinic"):
+        res = build_world(domains_dir / f"{name}.yaml", seed=2, rows=1200, strict=True)
+        assert res.reports["seeding"]["warnings"] == []
+        assert sum(r["lost"] for r in res.reports["seeding"]["tables"].values()) == 0
