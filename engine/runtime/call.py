@@ -33,6 +33,7 @@ from engine.runtime.invariants import Check, cascade_closure, first_violated, pl
 from engine.runtime.keylog import LogLayout, take_log
 from engine.spec.models import DomainSpec, IdGenerator, Invariant, Tool
 from engine.spec.patterns import compile_pattern
+from engine.spec.textcheck import fill_template
 
 
 class ErrorType(StrEnum):
@@ -100,17 +101,10 @@ class _Violation(Exception):
     pass
 
 
-class _Fmt(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
 def fill(template: str, values: dict[str, Any]) -> str:
-    """``template.format_map(values)``; unknown ``{x}`` stay as they are, bad templates verbatim."""
-    try:
-        return template.format_map(_Fmt(values))
-    except Exception:  # a malformed template ("{0}", "{x:>>}") is shown as written
-        return template
+    """``template`` with each plain ``{name}`` replaced; anything else stays as written (no
+    format specs: ``{x:>100000000}`` must not make 100 MB)."""
+    return fill_template(template, values)
 
 
 def truthy(value: Any) -> bool:

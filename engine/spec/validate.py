@@ -29,6 +29,7 @@ from engine.spec.models import (
 )
 from engine.spec.patterns import pattern_is_numeric, pattern_radices
 from engine.spec.source import read_spec_data
+from engine.spec.textcheck import pattern_problem, template_problem
 from engine.spec.validate_sql import Errors, check_sql, jpath
 
 BIND_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -178,13 +179,13 @@ def _check_entities(spec: DomainSpec, errs: Errors) -> None:
             errs.append((base, "no primary key: mark a column primary_key: true"))
         for name, col in entity.columns.items():
             _check_column(spec, table, name, col, errs)
-        for i, col in enumerate(entity.natural_key or []):
-            if col not in entity.columns:
-                errs.append((f"{base}.natural_key[{i}]", f"unknown column {col}"))
+        for i, key_col in enumerate(entity.natural_key or []):
+            if key_col not in entity.columns:
+                errs.append((f"{base}.natural_key[{i}]", f"unknown column {key_col}"))
         for i, group in enumerate(entity.unique):
-            for j, col in enumerate(group):
-                if col not in entity.columns:
-                    errs.append((f"{base}.unique[{i}][{j}]", f"unknown column {col}"))
+            for j, unique_col in enumerate(group):
+                if unique_col not in entity.columns:
+                    errs.append((f"{base}.unique[{i}][{j}]", f"unknown column {unique_col}"))
         _unique_names(f"{base}.checks", [c.name for c in entity.checks], errs)
     _check_fk_cycles(spec, errs)
 
@@ -201,6 +202,10 @@ def _unique_names(path: str, names: list[str], errs: Errors) -> None:
 
 # ---- tools ----------------------------------------------------------------------------
 def _check_param(spec: DomainSpec, path: str, param: Param, errs: Errors) -> None:
+    if param.pattern is not None:
+        problem = pattern_problem(param.pattern)
+        if problem:
+            errs.append((f"{path}.pattern", problem))
     if param.default is not None:
         msg = _value_error(param.type, param.default, param.values)
         if msg:
@@ -255,6 +260,10 @@ def _check_tools(spec: DomainSpec, errs: Errors) -> None:
                 seen[bind] = f"{kind}.{bind}"
         for pname, param in tool.params.items():
             _check_param(spec, jpath("tools", name, "params", pname), param, errs)
+        for i, pre in enumerate(tool.preconditions):
+            problem = template_problem(pre.error)
+            if problem:
+                errs.append((f"{base}.preconditions[{i}].error", problem))
         for gname, gen in tool.generate.items():
             gpath = jpath("tools", name, "generate", gname)
             entity = spec.entities.get(gen.table)
@@ -273,6 +282,10 @@ def _check_tools(spec: DomainSpec, errs: Errors) -> None:
 def _check_rules(spec: DomainSpec, errs: Errors) -> None:
     _unique_names("invariants", [i.name for i in spec.invariants], errs)
     _unique_names("policy_rules", [r.name for r in spec.policy_rules], errs)
+    for i, inv in enumerate(spec.invariants):
+        problem = template_problem(inv.message)
+        if problem:
+            errs.append((f"invariants[{i}].message", problem))
     for i, rule in enumerate(spec.policy_rules):
         if rule.tool not in spec.tools:
             errs.append((f"policy_rules[{i}].tool", f"unknown tool {rule.tool}"))

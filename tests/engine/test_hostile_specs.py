@@ -34,6 +34,20 @@ def _precondition(check: str) -> Callable[[Spec], None]:
     return edit
 
 
+def _pattern(regex: str) -> Callable[[Spec], None]:
+    def edit(d: Spec) -> None:
+        d["tools"]["get_customer"]["params"]["customer_id"]["pattern"] = regex
+
+    return edit
+
+
+def _error(template: str) -> Callable[[Spec], None]:
+    def edit(d: Spec) -> None:
+        d["tools"]["get_customer"]["preconditions"][0]["error"] = template
+
+    return edit
+
+
 CASES: dict[str, tuple[Callable[[Spec], None], str]] = {
     # the wall clock and the host's timezone (item 6)
     "date() reads the clock": (_result("SELECT date() AS d"), "tools.hostile"),
@@ -62,6 +76,19 @@ CASES: dict[str, tuple[Callable[[Spec], None], str]] = {
     "DDL": (_result("DROP TABLE customers"), "tools.hostile"),
     "two statements": (_result("SELECT 1 AS a; DELETE FROM customers"), "tools.hostile"),
     "load_extension": (_result("SELECT load_extension('x') AS a"), "tools.hostile"),
+    # work per call bounded by the spec text (item 7)
+    "ReDoS (a+)+": (_pattern("^(a+)+$"), "tools.get_customer.params.customer_id.pattern"),
+    "ReDoS (a|aa)*": (_pattern("^(a|aa)*$"), "tools.get_customer.params.customer_id.pattern"),
+    "backreference": (_pattern("^(a)\\1$"), "tools.get_customer.params.customer_id.pattern"),
+    "huge pattern": (_pattern("a" * 5000), "tools.get_customer.params.customer_id.pattern"),
+    "format width in a message": (
+        _error("Customer {customer_id:>100000000} not found."),
+        "tools.get_customer.preconditions[0].error",
+    ),
+    "attribute in a message": (
+        _error("{customer_id.__class__}"),
+        "tools.get_customer.preconditions[0].error",
+    ),
 }
 
 
@@ -78,4 +105,13 @@ def test_hostile_spec_is_rejected_in_one_line(kind: str) -> None:
 
 
 def test_the_corpus_is_large() -> None:
-    assert len(CASES) >= 16
+    assert len(CASES) >= 22
+
+
+def test_a_format_spec_in_a_message_is_never_expanded_at_run_time() -> None:
+    from engine.runtime.call import fill
+
+    assert fill("{email:>100000000}", {"email": "a@b.c"}) == "{email:>100000000}"
+    assert fill("Customer {customer_id} not found.", {"customer_id": "C1"}) == (
+        "Customer C1 not found."
+    )
