@@ -265,6 +265,7 @@ def resolve(
         if not open_needs:
             break
         if len(steps) >= max_steps:
+            ctx.fail = f"unresolvable_argument: {call.tool} needs more than {max_steps} reads"
             return None
         root, value, _param = open_needs[0]
         producers = [
@@ -282,6 +283,10 @@ def resolve(
                 ctx, readers, wanted, avail, {s.tool for s in steps}, (root, value)
             )
         if step is None:
+            ctx.fail = (
+                f"unresolvable_argument: no read tool gives {call.tool}.{_param} ({root}) "
+                "from what the user can say"
+            )
             return None
         steps.append(step)
         for fieldname, ref in ctx.outputs[step.tool].items():

@@ -106,7 +106,7 @@ def generate_tasks(
         attempt += 1
         if task is None:
             rejections[reason.split(":", 1)[0]] += 1
-            detail = ctx.why.most_common(1)[0][0] if ctx.why else ""
+            detail = ctx.why.most_common(1)[0][0] if ctx.why and ":" not in reason else ""
             why[tool][f"{reason}: {detail}" if detail else reason] += 1
             continue
         problems = verify_task(world, task, vs)

@@ -166,3 +166,18 @@ def test_audit_tasks_counts_per_check(built):
     rep = audit_tasks(world, ts.tasks[:5])
     assert rep["tasks"] == 5 and rep["passed"] == 5
     assert set(rep["failed_by_check"]) >= {"ownership", "refusal", "unique", "grounding"}
+
+
+def test_explain_names_the_argument_or_precondition_that_blocks_a_tool(domains_dir):
+    import yaml
+
+    data = yaml.safe_load((domains_dir / "vet_clinic.yaml").read_text())
+    del data["tools"]["list_open_slots"]  # nothing tells the agent a slot id any more
+    pre = data["tools"]["request_refill"]["preconditions"]
+    pre.append({"check": "SELECT 0", "error": "Refills are paused."})  # never passes
+    world = build_world(data, seed=1, proctest=False).world()
+    rep = generate_tasks(world, 10, seed=0, policies=False).report["explain"]
+    assert rep["book_appointment"].startswith("not covered: unresolvable_argument")
+    assert "book_appointment.slot_id (slots.slot_id)" in rep["book_appointment"]
+    assert "Refills are paused." in rep["request_refill"], rep["request_refill"]
+    assert rep["open_slot"].startswith("not covered: a staff tool")
