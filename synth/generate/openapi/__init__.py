@@ -14,6 +14,7 @@ from engine import DomainSpec
 from synth.generate.openapi.discovery import google_api_names, load_document, read_discovery
 from synth.generate.openapi.infer import compile_model
 from synth.generate.openapi.model import OpenAPIError
+from synth.generate.openapi.openapi import read_openapi
 from synth.generate.openapi.report import CompileReport
 
 __all__ = [
@@ -37,8 +38,6 @@ def compile_google(name: str) -> tuple[DomainSpec, CompileReport]:
 
 def compile_openapi(path: str | Path) -> tuple[DomainSpec, CompileReport]:
     """The spec and report of an OpenAPI 3.0/3.1 document (YAML or JSON)."""
-    from synth.generate.openapi.openapi import read_openapi
-
     return compile_model(read_openapi(path))
 
 

@@ -12,6 +12,10 @@ from typing import Annotated
 
 import typer
 
+from synth.build import build_world
+from synth.cli_errors import out, run
+from synth.generate.openapi import compile_source
+
 
 def openapi_command(
     source: Annotated[str, typer.Argument(help="OpenAPI file (YAML/JSON) or google:NAME.")],
@@ -32,10 +36,6 @@ def openapi_command(
     ] = None,
 ) -> None:
     """Compile an OpenAPI document or a Google discovery document into a world."""
-    from synth.build import build_world
-    from synth.cli_errors import out, run
-    from synth.generate.openapi import compile_source
-
     spec, rep = run(compile_source, source)
     lines = rep.lines()
     shown = (

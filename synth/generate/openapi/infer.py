@@ -14,6 +14,7 @@ from synth.generate.openapi.columns import plan_columns
 from synth.generate.openapi.model import ApiModel, OpenAPIError, Resource
 from synth.generate.openapi.naming import (
     RESERVED,
+    column_name,
     humanize,
     id_prefix,
     singular,
@@ -379,8 +380,6 @@ def _immutable_rule(plan: T.TablePlan, tool: str) -> dict[str, Any] | None:
 def _custom(plan: T.TablePlan, op) -> tuple[dict[str, Any] | None, str | None]:
     """A state transition when the status enum has the verb's state; else an update of the
     columns the verb's request body names (``setLabels``, ``resize``); else skipped."""
-    from synth.generate.openapi.naming import column_name
-
     st = plan.status
     values = list(st.column.values or []) if st is not None else []
     target = target_state(op.verb, values) if st is not None else None

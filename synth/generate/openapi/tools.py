@@ -13,7 +13,7 @@ from typing import Any
 
 from synth.generate.openapi.columns import ColumnPlan
 from synth.generate.openapi.model import Field, Operation, Resource
-from synth.generate.openapi.naming import humanize
+from synth.generate.openapi.naming import column_name, humanize
 
 LIST_LIMIT = 100
 TOUCH = re.compile(r"^(update|modify|last_modified|updated)(_time|_at|_date)?$|^updated$")
@@ -148,8 +148,6 @@ def list_tool(t: TablePlan, op: Operation, parent_label: str) -> dict[str, Any]:
     cols = {c.name: c for c in t.columns}
     filters = []
     for q in op.query:
-        from synth.generate.openapi.naming import column_name
-
         c = cols.get(column_name(q.name))
         if c is not None and c.column.type in ("enum", "boolean", "string", "integer", "date"):
             filters.append(c)
