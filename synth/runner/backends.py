@@ -78,7 +78,8 @@ def run_process(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Outcome]]:
 
 
 def init_ray(workers: int, address: str | None) -> bool:
-    """Connect to ``address`` or start a private local Ray; True when we started it."""
+    """Join ``address`` (or $RAY_ADDRESS), else start a private local Ray with ``workers``
+    CPUs, no dashboard and no usage stats; True when we started it (and so stop it)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
@@ -88,6 +89,7 @@ def init_ray(workers: int, address: str | None) -> bool:
         ) from None
     if ray.is_initialized():
         return False
+    address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, log_to_driver=False)
         return False

@@ -9,6 +9,7 @@ row with its one-line reason and the run goes on.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import time
@@ -30,11 +31,18 @@ from rich.progress import (
 
 from engine import ScaleEnvError
 from synth.runner.backends import run_jobs
-from synth.runner.catalog import WORLDS_DIR, finished_record, normalize, summary, write_catalog
+from synth.runner.catalog import (
+    WORLDS_DIR,
+    finished_record,
+    normalize,
+    summary,
+    write_catalog,
+)
 from synth.runner.sources import load_source, source_ref
 from synth.runner.worker import job_key
 
 LOCK = ".synth.lock"
+TIMINGS_LOG = "timings.jsonl"  # appended as worlds finish; timings.json is made from it
 
 
 @dataclass
@@ -91,7 +99,7 @@ def _clean_leftovers(worlds: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def _progress(console: Console | None, total: int) -> Progress:
+def _progress(progress: bool | Console) -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]synth[/bold]"),
@@ -102,8 +110,8 @@ def _progress(console: Console | None, total: int) -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("[dim]{task.fields[last]}[/dim]"),
-        console=console or Console(stderr=True),
-        disable=console is None and total == 0,
+        console=progress if isinstance(progress, Console) else Console(stderr=True),
+        disable=progress is False,
         transient=False,
     )
 
@@ -135,7 +143,7 @@ def run_synth(
     items = load_source(ref, **opts).items(seed, n)
     run_info = {"source": source, "seed": seed, "domains": n, "rows": rows, "tasks": tasks}
     records: dict[str, dict[str, Any]] = {}
-    seconds: dict[str, float] = {}
+    seconds = _old_timings(out, {i.id for i in items})
     built = skipped = 0
     with _lock(out):
         _clean_leftovers(worlds)
@@ -156,28 +164,50 @@ def run_synth(
                 skipped += 1
             else:
                 jobs.append(job)
-        console = progress if isinstance(progress, Console) else None
-        bar = _progress(console, len(items))
-        if progress is False:
-            bar.disable = True
-        with bar:
+        with _progress(progress) as bar:
             ok = sum(r["status"] == "ok" for r in records.values())
             fields = {"ok": ok, "failed": len(records) - ok, "rate": "-", "last": ""}
             task = bar.add_task("synth", total=len(items), completed=len(records), **fields)
             t_run = time.perf_counter()
-            for job, outcome in run_jobs(jobs, backend, workers, ray_address):
-                rid = job["item"]["id"]
-                rec = _store(worlds / rid, outcome)
-                records[rid] = rec
-                seconds[rid] = outcome["seconds"]
-                built += 1
-                fields["ok" if rec["status"] == "ok" else "failed"] += 1
-                fields["rate"] = f"{built / max(time.perf_counter() - t_run, 1e-9):.2f}"
-                fields["last"] = rid if rec["status"] == "ok" else f"{rid}: {rec['reason'][:60]}"
-                bar.update(task, advance=1, **fields)
+            log = open(out / TIMINGS_LOG, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+            try:
+                for job, outcome in run_jobs(jobs, backend, workers, ray_address):
+                    rid = job["item"]["id"]
+                    rec = _store(worlds / rid, outcome)
+                    records[rid] = rec
+                    seconds[rid] = outcome["seconds"]
+                    log.write(json.dumps({"id": rid, "seconds": outcome["seconds"]}) + "\n")
+                    log.flush()
+                    built += 1
+                    fields["ok" if rec["status"] == "ok" else "failed"] += 1
+                    rate = built / max(time.perf_counter() - t_run, 1e-9)
+                    fields["rate"] = f"{rate:.2f}"
+                    fields["last"] = (
+                        rid if rec["status"] == "ok" else f"{rid}: {rec['reason'][:60]}"
+                    )
+                    bar.update(task, advance=1, **fields)
+            finally:
+                log.close()
         ordered = [normalize(records[i.id]) for i in items]
         write_catalog(out, run_info, ordered, seconds)
     return SynthResult(out, ordered, summary(ordered), built, skipped, time.perf_counter() - t0)
+
+
+def _old_timings(out: Path, ids: set[str]) -> dict[str, float]:
+    """Seconds of worlds built earlier, also by a run that was killed (from its log)."""
+    found: dict[str, float] = {}
+    try:
+        lines = (out / TIMINGS_LOG).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            if entry["id"] in ids:
+                found[entry["id"]] = float(entry["seconds"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut by a kill
+    return found
 
 
 def _store(world_dir: Path, outcome: dict[str, Any]) -> dict[str, Any]:

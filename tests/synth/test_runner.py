@@ -216,6 +216,8 @@ def test_killed_run_resumes_to_the_same_catalog(
     assert res.skipped >= 1 and res.built == N - res.skipped
     assert _catalog_bytes(out) == _catalog_bytes(reference)
     assert not [p for p in (out / "worlds").iterdir() if p.name.startswith(".")]
+    timings = json.loads((out / TIMINGS_JSON).read_text())  # the killed run's seconds kept
+    assert sorted(timings) == [r["id"] for r in read_catalog(out)["worlds"]]
 
 
 def test_failing_domain_is_recorded_and_the_run_goes_on(tmp_path: Path, shop_dir: Path) -> None:
