@@ -263,9 +263,11 @@ def open_worlds(
     roots = [s.resolve() for s in srcs]
     paths = sorted({p.resolve() for s in srcs for p in find_worlds(s)})
     names = world_names(paths, roots)
+    specs: dict[str, Any] = {}  # parsed specs by file hash, for this call only
     with _gc_paused():
         worlds = [
-            read_world(p, n) for p, n in sorted(zip(paths, names, strict=True), key=lambda x: x[1])
+            read_world(p, n, specs)
+            for p, n in sorted(zip(paths, names, strict=True), key=lambda x: x[1])
         ]
         episodes, steps = load_trajectories(tpaths)
         con = duckdb.connect(database, config=dict(CONFIG))

@@ -1,4 +1,4 @@
-"""Read world directories for analysis: manifest-verified bytes, SQLite tables as Arrow.
+"""Read world directories for analysis: manifest-verified bytes, SQLite tables as columns.
 
 Analysis opens hundreds of worlds, so it reads the files directly instead of through
 ``World.load`` (which validates the whole spec, ~40 ms a world). Each file it reads is still
@@ -22,7 +22,6 @@ from engine.errors import WorldError
 MANIFEST = "manifest.json"
 SKIP_TABLES = ("alembic_version",)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_SPEC_CACHE: dict[str, dict[str, Any]] = {}
 
 
 @dataclass
@@ -82,9 +81,9 @@ def _json(path: Path, data: bytes) -> Any:
         raise WorldError(f"{path}: not valid JSON ({exc})") from exc
 
 
-def _spec(path: Path, data: bytes, sha: str) -> dict[str, Any]:
+def _spec(path: Path, data: bytes, sha: str, cache: dict[str, Any]) -> dict[str, Any]:
     """The spec as plain data, parsed once per distinct file (worlds of one domain share it)."""
-    cached = _SPEC_CACHE.get(sha)
+    cached = cache.get(sha)
     if cached is None:
         try:
             cached = yaml.load(data, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
@@ -93,7 +92,7 @@ def _spec(path: Path, data: bytes, sha: str) -> dict[str, Any]:
             raise WorldError(f"{path}: not valid YAML ({first})") from exc
         if not isinstance(cached, dict):
             raise WorldError(f"{path}: a spec must be a mapping")
-        _SPEC_CACHE[sha] = cached
+        cache[sha] = cached
     return cached
 
 
@@ -146,8 +145,13 @@ def sqlite_tables(db: bytes) -> dict[str, RawTable]:
         conn.close()
 
 
-def read_world(path: str | Path, name: str | None = None) -> WorldData:
-    """Read one world directory (manifest, spec, database, tasks and reports), verified."""
+def read_world(
+    path: str | Path, name: str | None = None, spec_cache: dict[str, Any] | None = None
+) -> WorldData:
+    """Read one world directory (manifest, spec, database, tasks and reports), verified.
+
+    ``spec_cache`` (file hash -> parsed spec) lets the worlds of one call share a spec.
+    """
     world = Path(path)
     mpath = world / MANIFEST
     try:
@@ -162,7 +166,8 @@ def read_world(path: str | Path, name: str | None = None) -> WorldData:
     db = _read_checked(world, manifest, "world.sqlite")
     if spec_bytes is None or db is None:
         raise WorldError(f"{world}: manifest does not list spec.yaml and world.sqlite")
-    spec = _spec(world / "spec.yaml", spec_bytes, manifest["files"]["spec.yaml"]["sha256"])
+    sha = manifest["files"]["spec.yaml"]["sha256"]
+    spec = _spec(world / "spec.yaml", spec_bytes, sha, {} if spec_cache is None else spec_cache)
     try:
         tables = sqlite_tables(db)
     except WorldError as exc:
