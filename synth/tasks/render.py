@@ -116,17 +116,16 @@ def describe(ctx: Ctx, conn: sqlite3.Connection, table: str, key: dict[str, Any]
     user = ctx.user if mine else None
     chosen = list(said)
     uniq = {p for p, c in ctx.spec.entities[table].columns.items() if c.unique}
-    while count_matching(conn, info, table, [(p, v) for p, _l, v in chosen], user) > 1:
-        plain = [f for f in extra if f[0] not in uniq]
-        pool = plain or extra
-        if not pool:
+    n = count_matching(conn, info, table, [(p, v) for p, _l, v in chosen], user)
+    while n > 1:  # add the fact that narrows most; one that narrows nothing is never said
+        scored = []
+        for f in extra:
+            where = [(p, v) for p, _l, v in chosen] + [(f[0], f[2])]
+            scored.append((f[0] in uniq, count_matching(conn, info, table, where, user), f))
+        useful = [x for x in scored if x[1] < n]
+        if not useful:
             raise Ambiguous(f"no facts the user knows name one {table}")
-        best = min(
-            pool,
-            key=lambda f: count_matching(
-                conn, info, table, [(p, v) for p, _l, v in chosen] + [(f[0], f[2])], user
-            ),
-        )
+        _u, n, best = min(useful, key=lambda x: (x[0], x[1]))
         extra.remove(best)
         chosen.append(best)
     ctx.pending.append(

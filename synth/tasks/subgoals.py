@@ -350,9 +350,13 @@ def try_refusal(ctx: Ctx, sb: StartBuilder, d: Draft) -> bool:
             call = _prepared_refusal(ctx, sb, d, rule, acc)
         if call is None:
             continue
-        same_call = {"tool": call.tool, "args": call.args}
-        if any(g.get("forbidden") == same_call for g in d.subgoals):
-            continue
+        rows = _named_rows(ctx, call.tool, call.args)
+        if any(
+            g.get("forbidden", {}).get("tool") == call.tool
+            and _named_rows(ctx, call.tool, g["forbidden"]["args"]) == rows
+            for g in d.subgoals
+        ):
+            continue  # the same refusal twice (another reason for one cancellation)
         ctx.at(current(ctx, d) or cur)
         phrase = key_phrase(rule)
         ctx.pending = []
@@ -375,6 +379,16 @@ def try_refusal(ctx: Ctx, sb: StartBuilder, d: Draft) -> bool:
         )
         return True
     return False
+
+
+def _named_rows(ctx: Ctx, tool: str, args: dict[str, Any]) -> list[str]:
+    """The rows a call names by key (its target), as comparable text."""
+    out = []
+    for name, v in sorted(args.items()):
+        ref = ctx.sources[tool][name].ref
+        if ref and ctx.info.is_id_ref(ref):
+            out.append(f"{ref}={v!r}")
+    return out
 
 
 def _prepared_refusal(
