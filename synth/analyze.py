@@ -14,6 +14,7 @@ import html
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,6 @@ def execute_notebook(
     """Read a jupytext notebook, set its parameters, execute it; the executed notebook."""
     import jupytext
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = jupytext.read(source)
     for i, cell in enumerate(nb.cells):
@@ -82,13 +82,39 @@ def execute_notebook(
     if not cells:
         raise ScaleEnvError(f"{source}: no cell tagged 'parameters'")
     cells[0].source = _parameters(worlds, trajectories, world)
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        record_timing=False,
-        resources={"metadata": {"path": str(cwd)}},
+    with tempfile.TemporaryDirectory(prefix="scaleenv-kernel-") as kdir:
+        client = NotebookClient(
+            nb,
+            km=_kernel_manager(Path(kdir)),
+            timeout=timeout,
+            record_timing=False,
+            resources={"metadata": {"path": str(cwd)}},
+        )
+        _run(client, source)
+    nb.metadata.pop("jupytext", None)
+    return nb
+
+
+def _kernel_manager(kdir: Path) -> Any:
+    """A kernel on this very interpreter: an installed ``python3`` kernelspec may point to
+    another Python that cannot import scaleenv."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    spec = kdir / "kernels" / "scaleenv"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "scaleenv", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
+    return KernelManager(
+        kernel_name="scaleenv",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kdir / "kernels")]),
     )
+
+
+def _run(client: Any, source: Path) -> None:
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
     try:
         # the kernel process only logs to stderr (a TCP-transport warning); cell output,
         # errors included, arrives over the kernel protocol and lands in the notebook
@@ -98,8 +124,6 @@ def execute_notebook(
     except (CellTimeoutError, DeadKernelError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ScaleEnvError(f"{source}: {first}") from exc
-    nb.metadata.pop("jupytext", None)
-    return nb
 
 
 def _html(nb: Any, stem: str) -> tuple[str, dict[str, bytes]]:
