@@ -107,7 +107,7 @@ class MCPWorld:
             score = s.evaluate(self.task, messages=said) if self.task is not None else None
             self.results.append((self.task.id if self.task else None, score))
             if self.results_path is not None:
-                row = {"task_id": self.task.id if self.task else None}
+                row: dict[str, Any] = {"task_id": self.task.id if self.task else None}
                 if score is not None:
                     row.update(reward=score.reward, passed=score.passed)
                 with open(self.results_path, "a", encoding="utf-8") as fh:

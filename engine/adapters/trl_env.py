@@ -19,14 +19,14 @@ import copyreg
 import inspect
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from engine import Task, World
 from engine.adapters.openai_tools import DONE
 from engine.runtime.builtins import BUILTIN_TOOLS
 
 _WORLDS: dict[str, World] = {}
-_CLASSES: dict[tuple[str, tuple[str, ...] | None], type] = {}
+_CLASSES: dict[tuple[str, tuple[str, ...] | None], type[ScaleEnvTRL]] = {}
 _PY = {"string": str, "integer": int, "number": float, "boolean": bool, "date": str}
 _PY["datetime"] = str
 DONE_DOC = """End the conversation once the user's request is handled or cannot be handled.
@@ -49,7 +49,7 @@ def _one_line(text: str) -> str:
 
 def _py_type(param: Any) -> Any:
     if param.type == "enum":
-        return Literal[tuple(param.values)]  # type: ignore[valid-type]
+        return Literal[tuple(param.values)]
     if param.type == "array":
         return list[_py_type(param.items)]  # type: ignore[misc]
     return _PY[param.type]
@@ -103,11 +103,15 @@ class _FactoryMeta(type):
     """Metaclass of generated classes: pickled as 'rebuild from this world path'."""
 
 
-def _rebuild(world_dir: str, toolset: tuple[str, ...] | None) -> type:
+def _rebuild(world_dir: str, toolset: tuple[str, ...] | None) -> type[ScaleEnvTRL]:
     return environment_factory(world_dir, list(toolset) if toolset is not None else None)
 
 
-copyreg.pickle(_FactoryMeta, lambda cls: (_rebuild, (cls.world_dir, cls.toolset)))
+def _reduce(cls: Any) -> Any:
+    return (_rebuild, (cls.world_dir, cls.toolset))
+
+
+copyreg.pickle(_FactoryMeta, _reduce)
 
 
 class ScaleEnvTRL(metaclass=_FactoryMeta):
@@ -164,7 +168,9 @@ _done.__name__ = _done.__qualname__ = DONE
 _done.__doc__ = DONE_DOC
 
 
-def environment_factory(world_dir: str | Path, toolset: list[str] | None = None) -> type:
+def environment_factory(
+    world_dir: str | Path, toolset: list[str] | None = None
+) -> type[ScaleEnvTRL]:
     """The TRL environment class of a world (cached: one class per world and toolset).
 
     ``toolset`` limits the tools (default: every active tool and builtin of the world).
@@ -189,15 +195,16 @@ def environment_factory(world_dir: str | Path, toolset: list[str] | None = None)
             raise ValueError(f"{world.name}: tool name {name!r} clashes with the environment's")
         tool = world.spec.tools.get(name) or builtins[name]
         attrs[name] = _method(name, schema, tool)
-    cls = _FactoryMeta(f"{_camel(world.spec.name)}Env", (ScaleEnvTRL,), attrs)
+    made = _FactoryMeta(f"{_camel(world.spec.name)}Env", (ScaleEnvTRL,), attrs)
+    cls = cast("type[ScaleEnvTRL]", made)
     cls.__module__ = __name__
     _CLASSES[key] = cls
     return cls
 
 
-def environment_factories(world_dirs: list[str | Path]) -> dict[str, type]:
+def environment_factories(world_dirs: list[str | Path]) -> dict[str, type[ScaleEnvTRL]]:
     """``{domain: class}`` for TRL's multi-environment form (the ``environment`` column)."""
-    out: dict[str, type] = {}
+    out: dict[str, type[ScaleEnvTRL]] = {}
     for d in world_dirs:
         cls = environment_factory(d)
         domain = _world(cls.world_dir).spec.name
@@ -225,7 +232,7 @@ def trl_schema(openai_tool: dict[str, Any]) -> dict[str, Any]:
     for pname, p in params["properties"].items():
         props[pname] = _trl_prop(pname, p)
     required = [n for n, p in params["properties"].items() if not _nullable(p)]
-    out = {
+    out: dict[str, Any] = {
         "type": "function",
         "function": {
             "name": fn["name"],

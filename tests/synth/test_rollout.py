@@ -81,6 +81,7 @@ def test_bad_input_is_one_line(worlds, tmp_path):
         (["--worlds", str(worlds), "--policy", "clever"], "--policy 'clever'"),
         (["--worlds", str(worlds), "--user", "nobody"], "--user 'nobody'"),
         (["--worlds", str(worlds), "--k", "0"], "at least 1"),
+        (["--worlds", str(worlds), "--backend", "slurm"], "--backend 'slurm'"),
     ):
         res = runner.invoke(app, ["rollout", *args, "--out", str(tmp_path / "o")])
         assert res.exit_code == 1 and needle in res.output, res.output
@@ -93,3 +94,16 @@ def test_pass_at_k_estimators():
     assert pass_at_k(4, 1, 2) == pytest.approx(0.5)  # 1 - C(3,2)/C(4,2)
     assert pass_hat_k(4, 2, 2) == pytest.approx(1 / 6)
     assert pass_hat_k(4, 1, 2) == 0.0 and pass_hat_k(3, 3, 3) == 1.0
+
+
+@pytest.mark.slow
+def test_ray_backend_gives_the_same_bytes(worlds, tmp_path, monkeypatch):
+    pytest.importorskip("ray", reason="ray is not installed (extra: ray)")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    common = ("--policy", "random", "--k", "1", "--no-timing", "--workers", "2")
+    _cli("--worlds", str(worlds / "bank"), *common, "--out", str(tmp_path / "p"))
+    _cli(
+        "--worlds", str(worlds / "bank"), *common, "--backend", "ray", "--out", str(tmp_path / "r")
+    )
+    for name in ("trajectories.jsonl", "summary.json"):
+        assert (tmp_path / "p" / name).read_bytes() == (tmp_path / "r" / name).read_bytes()
