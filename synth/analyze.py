@@ -266,7 +266,7 @@ def register(app: Any) -> None:
         notebooks: Annotated[
             Path | None, typer.Option("--notebooks", help="Notebook folder (default: shipped).")
         ] = None,
-        timeout: Annotated[int, typer.Option(help="Seconds per notebook cell.")] = 600,
+        timeout: Annotated[int, typer.Option(min=1, help="Seconds per notebook cell.")] = 600,
     ) -> None:
         """Execute the analysis notebooks on worlds (and trajectories); write .ipynb + HTML."""
         from synth.cli_errors import out, run
