@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.spec import Column
 from synth.generate.openapi.model import Field
-from synth.generate.openapi.naming import column_name
+from synth.generate.openapi.naming import column_name, snake
 
 MAX_COLUMNS = 10
 ID_FIELDS = {"id", "kind", "etag", "self_link", "resource_name", "uid"}
@@ -178,7 +178,7 @@ def plan_columns(
         base = column_name(f.name)
         if f.kind == "object" and not f.is_map and f.children:
             for c in f.children:
-                name = column_name(f"{base}_{c.name}")
+                name = column_name(f"{snake(f.name)}_{c.name}")
                 problem = (
                     field_problem(c, column_name(c.name))
                     if c.kind != "object"
@@ -217,19 +217,30 @@ def plan_columns(
 
 
 def _relevance(p: ColumnPlan) -> int:
-    score = 0
-    if p.field.required:
+    """What a person would look at first: the state, the name, required and top-level
+    fields, times; not deprecated or nested bookkeeping."""
+    f, score = p.field, 0
+    nested = f.where.count("/properties/") > 1 or p.name != column_name(f.name)
+    desc = f.description.lower()
+    if f.required:
         score += 8
     if p.status:
-        score += 10
+        score += 12
     if p.column.type == "enum":
         score += 4
-    if re.search(r"(name|title|email|display)", p.name):
-        score += 6
-    if p.column.type in ("datetime", "date", "integer", "decimal", "boolean"):
+    if re.fullmatch(r"(name|title|summary|subject|display_name|email|label)", p.name):
+        score += 8
+    elif re.search(r"(name|title|email)", p.name):
+        score += 3
+    if re.search(r"(start|end|due|time|date)", p.name) and p.column.type in ("datetime", "date"):
+        score += 5
+    if p.column.type in ("integer", "decimal"):
+        score += 2
+    if re.fullmatch(r"(status|state|description|location|notes|priority|type|kind)", p.name):
         score += 2
     if p.writable:
         score += 3
-    if "_" in p.name and p.column.type == "string":
-        score -= 1
+    score += -1 if nested else 2
+    if "deprecated" in desc or desc.startswith("reserved"):
+        score -= 12
     return score

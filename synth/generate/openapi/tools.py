@@ -57,6 +57,11 @@ class TablePlan:
         return [c for c in self.columns if c.writable]
 
 
+def article(noun: str) -> str:
+    """The noun with its article: a pet, an event."""
+    return ("an " if noun[:1].lower() in "aeio" else "a ") + noun
+
+
 def _sentences(text: str, limit: int = 240) -> str:
     text = re.sub(r"\s+", " ", re.sub(r"[`*]", "", text)).strip()
     if len(text) <= limit:
@@ -163,7 +168,7 @@ def list_tool(t: TablePlan, op: Operation, parent_label: str) -> dict[str, Any]:
         where.append(f"(:{c.name} IS NULL OR {c.name} = :{c.name})")
     shown = [t.pk] + [c.name for c in _summary_columns(t)]
     return {
-        "description": describe(f"List the {humanize(t.name)} of a {parent_label}.", op),
+        "description": describe(f"List the {humanize(t.name)} of {article(parent_label)}.", op),
         "params": params,
         "reads": sorted({t.parent, t.name}),
         "preconditions": [_parent_exists(t, parent_label)],
@@ -204,7 +209,7 @@ def get_tool(t: TablePlan, op: Operation) -> dict[str, Any]:
     if json_cols:
         ret["json_columns"] = json_cols
     return {
-        "description": describe(f"Get a {t.label} by id.", op),
+        "description": describe(f"Get {article(t.label)} by id.", op),
         "params": {t.pk: _pk_param(t)},
         "reads": sorted({t.name, *[a.table for a in t.arrays]}),
         "preconditions": [_exists(t, t.pk)],
@@ -232,7 +237,7 @@ def create_tool(t: TablePlan, op: Operation, parent_label: str, pattern: str) ->
             cols.append(c.name)
             vals.append(":now")
     return {
-        "description": describe(f"Create a {t.label} in a {parent_label}.", op),
+        "description": describe(f"Create {article(t.label)} in {article(parent_label)}.", op),
         "params": params,
         "reads": sorted({t.parent, t.name}),
         "writes": [t.name],
@@ -264,7 +269,7 @@ def update_tool(t: TablePlan, op: Operation, partial: bool) -> dict[str, Any] | 
     pre = [_exists(t, t.pk)]
     verb = "Change some fields of" if partial else "Replace the fields of"
     return {
-        "description": describe(f"{verb} a {t.label}.", op),
+        "description": describe(f"{verb} {article(t.label)}.", op),
         "params": params,
         "reads": [t.name],
         "writes": [t.name],
@@ -286,7 +291,7 @@ def delete_tool(t: TablePlan, op: Operation) -> dict[str, Any]:
     effects = [f"DELETE FROM {a.table} WHERE {a.fk} = :{t.pk}" for a in t.arrays]
     effects.append(f"DELETE FROM {t.name} WHERE {t.pk} = :{t.pk}")
     return {
-        "description": describe(f"Delete a {t.label}.", op),
+        "description": describe(f"Delete {article(t.label)}.", op),
         "params": {t.pk: _pk_param(t)},
         "reads": sorted({t.name, *[c.name for c in t.children]}),
         "writes": sorted({t.name, *[a.table for a in t.arrays]}),
@@ -311,7 +316,7 @@ def field_tool(t: TablePlan, op: Operation, cols: list[ColumnPlan]) -> dict[str,
     fields = ", ".join(humanize(c.name) for c in cols)
     return {
         "description": describe(
-            f"{humanize(op.verb).capitalize()} a {t.label}: sets its {fields}.", op
+            f"{humanize(op.verb).capitalize()} {article(t.label)}: sets its {fields}.", op
         ),
         "params": params,
         "reads": [t.name],
@@ -333,7 +338,7 @@ def transition_tool(t: TablePlan, op: Operation, target: str) -> dict[str, Any]:
     ]
     return {
         "description": describe(
-            f"{humanize(op.verb).capitalize()} a {t.label}: its {humanize(st.name)} becomes {target}.",
+            f"{humanize(op.verb).capitalize()} {article(t.label)}: its {humanize(st.name)} becomes {target}.",
             op,
         ),
         "params": {t.pk: _pk_param(t)},
