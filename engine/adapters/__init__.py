@@ -20,6 +20,16 @@ _EXPORTS = {
     "StopContract": "engine.adapters.usersim",
     "GoldPolicy": "engine.adapters.policies",
     "RandomPolicy": "engine.adapters.policies",
+    "OpenAIPolicy": "engine.adapters.llm",
+    "OpenAIUser": "engine.adapters.llm",
+    "environment_factory": "engine.adapters.trl_env",
+    "environment_factories": "engine.adapters.trl_env",
+    "ScaleEnvGym": "engine.adapters.gym_env",
+    "MCPWorld": "engine.adapters.mcp_server",
+    "ScaleEnvEnvironment": "engine.adapters.openenv_env",
+    "ScaleEnvTaskset": "engine.adapters.verifiers_env",
+    "export_sft": "engine.adapters.datasets",
+    "export_rl": "engine.adapters.datasets",
 }
 
 __all__ = sorted(_EXPORTS)

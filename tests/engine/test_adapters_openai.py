@@ -168,3 +168,23 @@ def test_max_turns_ends_an_idle_episode(world):
     assert ep.stop_reason == "max_turns" and not ep.score().passed
     with pytest.raises(RuntimeError):
         ep.act({"role": "assistant", "content": "more"})
+
+
+def test_stop_contract_allows_a_stated_refusal(world):
+    base = world.tasks[0]
+    task = base.model_copy(
+        update={
+            "gold_actions": [],
+            "gold_diff": [],
+            "required_answers": ["same product"],
+            "subgoals": [{"kind": "refusal", "answers": ["same product"]}],
+        }
+    )
+    s = world.session()
+    s.reset(task)
+    contract = StopContract(task)
+    said = ["Sorry, an exchange must be for the same product."]
+    assert contract.check(s.evaluate(task, said), said, 1) == "refusal_stated"
+    assert contract.check(s.evaluate(task, ["Done!"]), ["Done!"], 1) is None
+    s.call(base.gold_actions[-1].tool, base.gold_actions[-1].args)  # acting anyway: no stop
+    assert contract.check(s.evaluate(task, said), said, 1) is None
