@@ -123,10 +123,8 @@ g = nx.DiGraph()
 g.add_nodes_from(tools["tool"])
 g.add_edges_from(zip(edges["source"], edges["target"], strict=True))
 pos = nx.spring_layout(g, seed=0, k=1.5 / max(1, g.number_of_nodes()) ** 0.5)
-colors = [
-    "tab:orange" if k == "write" else "tab:blue"
-    for k in tools.set_index("tool").loc[list(g.nodes), "kind"]
-]
+kind = dict(zip(tools["tool"], tools["kind"], strict=True))
+colors = ["tab:orange" if kind.get(n) == "write" else "tab:blue" for n in g.nodes]
 fig, ax = plt.subplots(figsize=(9, 7))
 nx.draw_networkx(
     g, pos, ax=ax, node_color=colors, node_size=500, font_size=7, arrowsize=8, edge_color="0.7"
