@@ -283,7 +283,7 @@ def tasks_gen(
         print_report,
     )
 
-    generated = run(generate_into, world_dir, n, seed)
+    generated = run(generate_into, world_dir, n, seed, progress=True)
     out.print(f"[green]wrote[/green] {len(generated.tasks)} tasks to {lit(world_dir)}")
     print_report(generated.report, out, explain=explain)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,9 +77,16 @@ class TaskSet:
 
 
 def generate_tasks(
-    world: World, n: int, seed: int = 0, graph: nx.DiGraph | None = None, *, policies: bool = True
+    world: World,
+    n: int,
+    seed: int = 0,
+    graph: nx.DiGraph | None = None,
+    *,
+    policies: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TaskSet:
-    """``n`` verified tasks for ``world`` (fewer only if the domain cannot give more)."""
+    """``n`` verified tasks for ``world`` (fewer only if the domain cannot give more).
+    ``progress(done, n)`` is called after each shipped task (a progress bar)."""
     import time
 
     from synth.graph import build_graph
@@ -96,12 +104,13 @@ def generate_tasks(
     vs = world.session()
     auditor = Auditor(world)
     audit_rejected: Counter = Counter()
-    why: dict[str, Counter] = {t: Counter() for t in order}
+    why: dict[str, Counter] = {}
     attempt = 0
     while len(tasks) < n and order and attempt < n * ATTEMPTS_PER_TASK:
         tool = order[attempt % len(order)]
         tid = f"{domain}-{seed}-{len(tasks):04d}"
         ctx.why.clear()
+        why.setdefault(tool, Counter())  # a seed attempt was made for this tool
         task, reason = build_task(ctx, sb, seed, attempt, tool, tid, coverage)
         attempt += 1
         if task is None:
@@ -112,27 +121,33 @@ def generate_tasks(
         problems = verify_task(world, task, vs)
         if problems:
             rejections[reason_code(problems[0])] += 1
+            why[tool][f"verification: {problems[0][:120]}"] += 1
             log.debug("rejected %s: %s | %s", task.id, problems[0][:300], task.instruction[:300])
             continue
         digest = diff_digest(task)
         if digest in seen:
             rejections["duplicate_gold_diff"] += 1
+            why[tool]["duplicate_gold_diff: the same gold diff as an earlier task"] += 1
             continue
         problem = distractor_problem(world, task, vs)
         if problem:
             rejections["distractors_change_gold"] += 1
+            why[tool]["distractors_change_gold"] += 1
             log.debug("rejected %s: %s | %s", task.id, problem, task.instruction[:300])
             continue
         found = auditor.audit(task)
         if found:  # the independent auditor has the last word: a task it rejects is not shipped
             code = found[0].split(":", 1)[0]
             rejections[f"audit_{code}"] += 1
+            why[tool][f"audit: {found[0][:120]}"] += 1
             audit_rejected[code] += 1
             log.debug("audit rejected %s: %s | %s", task.id, found[0][:300], task.instruction[:300])
             continue
         seen[digest] = task.id
         coverage[tool] += 1
         tasks.append(task)
+        if progress is not None:
+            progress(len(tasks), n)
     vs.close()
     auditor.close()
     from synth.tasks.quality import quality_report
@@ -169,7 +184,13 @@ def explain(ctx: Ctx, report: dict[str, Any], why: dict[str, Counter]) -> dict[s
             out[name] = f"covered by {used[name]} tasks"
         else:
             top = why.get(name, Counter()).most_common(1)
-            out[name] = "not covered: " + (top[0][0] if top else "no task drew it as a sub-goal")
+            out[name] = "not covered: " + (
+                top[0][0]
+                if top
+                else "its seed candidates failed verification"
+                if name in why
+                else "not reached (fewer tasks than write tools)"
+            )
     return out
 
 

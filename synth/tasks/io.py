@@ -17,15 +17,29 @@ from synth.tasks.verify import duplicates, reason_code, verify_task
 _MANIFEST_OWN = ("files", "rows", "format", "scaleenv")
 
 
-def generate_into(world_dir: str | Path, n: int, seed: int) -> TaskSet:
+def generate_into(world_dir: str | Path, n: int, seed: int, progress: bool = False) -> TaskSet:
     """Generate ``n`` tasks for the world at ``world_dir`` and rewrite it with
-    ``tasks.jsonl`` and ``graph.json`` (every other file and the manifest meta kept)."""
+    ``tasks.jsonl`` and ``graph.json`` (every other file and the manifest meta kept);
+    ``progress`` shows a transient bar on stderr while tasks are sampled."""
     from synth.graph import GRAPH_FILE, graph_to_json, load_world_graph
 
     manifest, files = read_world_files(world_dir)
     world = World.load(world_dir)
     graph = load_world_graph(world)
-    generated = generate_tasks(world, n=n, seed=seed, graph=graph)
+    if progress:
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            job = bar.add_task(f"tasks for {world.spec.name}", total=n)
+            generated = generate_tasks(
+                world,
+                n=n,
+                seed=seed,
+                graph=graph,
+                progress=lambda k, _n: bar.update(job, completed=k),
+            )
+    else:
+        generated = generate_tasks(world, n=n, seed=seed, graph=graph)
     out = dict(files)
     out[TASKS_FILE] = generated.to_jsonl().encode()
     out[GRAPH_FILE] = graph_to_json(graph).encode()
