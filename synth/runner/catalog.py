@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import ScaleEnvError
+from engine.world import read_world_files
 
 CATALOG_JSON = "catalog.json"
 CATALOG_PARQUET = "catalog.parquet"
@@ -166,8 +167,6 @@ def finished_record(world_dir: Path, key: dict[str, Any]) -> dict[str, Any] | No
     """
     if not (world_dir / "manifest.json").is_file():
         return None
-    from engine.world import read_world_files  # lazy: not in the stable engine names
-
     try:
         manifest, _ = read_world_files(world_dir, verify=True)
     except Exception:  # noqa: BLE001 - any damage means: rebuild it

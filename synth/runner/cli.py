@@ -12,6 +12,11 @@ from typing import Annotated
 
 import typer
 
+from engine import ScaleEnvError
+from synth.cli_errors import err, out, run
+from synth.runner.report import build_report, print_report
+from synth.runner.run import run_synth
+
 synth_app = typer.Typer(
     help="Synthesize many worlds (--domains N) and measure how diverse they are.",
     invoke_without_command=True,
@@ -19,8 +24,6 @@ synth_app = typer.Typer(
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
-    from engine import ScaleEnvError
-
     out = {}
     for p in pairs:
         key, sep, value = p.partition("=")
@@ -59,16 +62,12 @@ def synth_main(
     """Build N worlds (spec, world, procedural tests, graph, tasks) into DIR with a catalog."""
     if ctx.invoked_subcommand is not None:
         return
-    from synth.cli_errors import err, out, run
-
     if domains is None:
         out.print(ctx.get_help())
         raise typer.Exit(0)
     if out_dir is None:
         err.print("[red]error:[/red] --out DIR is required with --domains", highlight=False)
         raise typer.Exit(1)
-    from synth.runner.run import run_synth
-
     opts = run(_options, source_option or [])
     res = run(
         run_synth,
@@ -107,8 +106,5 @@ def synth_report(
     no_png: Annotated[bool, typer.Option("--no-png", help="Skip the embedding map.")] = False,
 ) -> None:
     """Fingerprints, pairwise distances and an embedding map of the worlds in DIR(s)."""
-    from synth.cli_errors import out, run
-    from synth.runner.report import build_report, print_report
-
     rep = run(build_report, dirs, out_dir, curated=not no_curated, embed=embed, png=not no_png)
     print_report(rep, out)

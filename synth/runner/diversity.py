@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from engine import DomainSpec, ScaleEnvError, load_spec
+from synth.graph import build_graph
 from synth.runner.embed import cosine_distances, describe, embed_worlds, pca_2d
 from synth.runner.fingerprint import features, fingerprint, name_tokens, schema_vector
+from synth.runner.sources import CURATED_SECTORS, curated_dir
 
 MAX_PAIRWISE = 300  # worlds sampled (evenly, by index) for the O(n^2) distance distributions
 
@@ -46,8 +48,6 @@ class WorldView:
 
 
 def _edges(spec: DomainSpec) -> int:
-    from synth.graph import build_graph  # lazy: synth internals move during restructures
-
     return build_graph(spec).number_of_edges()
 
 
@@ -90,8 +90,6 @@ def views_of_dir(run_dir: str | Path) -> list[WorldView]:
 
 def curated_views(directory: str | Path | None = None) -> list[WorldView]:
     """The hand-written fixtures: the out-of-distribution reference set."""
-    from synth.runner.sources import CURATED_SECTORS, curated_dir
-
     d = Path(directory) if directory else curated_dir()
     out = []
     for p in sorted(d.glob("*.yaml")):

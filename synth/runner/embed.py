@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine import ScaleEnvError
+from synth.runner.minilm import embed_texts
 
 EMBEDDERS = ("tfidf", "minilm")
 _TOKEN = re.compile(r"[a-z][a-z0-9]+")
@@ -58,8 +59,6 @@ def tfidf(docs: list[str]) -> tuple[np.ndarray, str]:
 def embed_worlds(tool_texts: list[list[str]], method: str = "tfidf") -> tuple[np.ndarray, str]:
     """One vector per world from its tools' "name: description" texts."""
     if method == "minilm":
-        from synth.runner.minilm import embed_texts
-
         rows = []
         for texts in tool_texts:
             vecs = embed_texts(texts) if texts else np.zeros((1, 384))

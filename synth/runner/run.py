@@ -30,6 +30,7 @@ from rich.progress import (
 )
 
 from engine import ScaleEnvError
+from engine.world import write_world
 from synth.runner.backends import run_jobs
 from synth.runner.catalog import (
     WORLDS_DIR,
@@ -216,8 +217,6 @@ def _store(world_dir: Path, outcome: dict[str, Any]) -> dict[str, Any]:
     if outcome["files"] is None:
         shutil.rmtree(world_dir, ignore_errors=True)
         return record
-    from engine.world import write_world  # lazy: not in the stable engine names
-
     try:
         write_world(world_dir, outcome["files"], outcome["meta"])
     except (OSError, ScaleEnvError) as exc:

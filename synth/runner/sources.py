@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from engine import DomainSpec, ScaleEnvError, load_spec
+from synth import generate
+from synth.generate import openapi
 
 
 @dataclass(frozen=True)
@@ -112,61 +114,30 @@ class CuratedSource:
 class CatalogSource:
     """Domains composed from the sketch catalog: ``domain_for_index`` picks (sketch, seed)."""
 
-    def _gen(self) -> Any:
-        try:
-            return importlib.import_module("synth.generate")
-        except ImportError as exc:  # pragma: no cover - depends on the checkout
-            raise ScaleEnvError(f"source catalog: synth.generate is unavailable ({exc})") from exc
-
     def items(self, seed: int, n: int) -> list[WorkItem]:
-        gen = self._gen()
         out = []
         for i in range(n):
-            name, spec_seed = gen.domain_for_index(seed, i)
+            name, spec_seed = generate.domain_for_index(seed, i)
             w_seed = derive_seed(seed, "world", i, name)
             out.append(WorkItem(i, item_id(i, name), name, w_seed, params={"spec_seed": spec_seed}))
         return out
 
     def spec(self, item: WorkItem) -> DomainSpec:
-        gen = self._gen()
-        return gen.generate_spec(gen.load_sketch(item.name), int(item.params["spec_seed"]))
+        sketch = generate.load_sketch(item.name)
+        return generate.generate_spec(sketch, int(item.params["spec_seed"]))
 
     def describe(self, item: WorkItem, spec: DomainSpec) -> dict[str, Any]:
-        gen = self._gen()
-        sketch = gen.load_sketch(item.name)
-        choose = getattr(gen, "choose_mechanisms", None)
-        if callable(choose):
-            mechanisms = list(choose(sketch, int(item.params["spec_seed"])))
-        else:
-            mechanisms = _sketch_mechanisms(sketch)
-        return {"sector": str(getattr(sketch, "sector", "")), "mechanisms": sorted(mechanisms)}
-
-
-def _sketch_mechanisms(sketch: Any) -> list[str]:
-    raw = getattr(sketch, "mechanisms", None) or []
-    names = []
-    for m in raw:
-        if isinstance(m, str):
-            names.append(m)
-        else:
-            names.append(str(getattr(m, "name", None) or getattr(m, "kind", None) or m))
-    return sorted(set(names))
+        sketch = generate.load_sketch(item.name)
+        mechanisms = generate.choose_mechanisms(sketch, int(item.params["spec_seed"]))
+        return {"sector": sketch.sector, "mechanisms": sorted(mechanisms)}
 
 
 # ---- Google API discovery documents (synth.generate.openapi) ------------------------
 class GoogleSource:
     """One world per Google API discovery document of the installed client wheel."""
 
-    def _mod(self) -> Any:
-        try:
-            return importlib.import_module("synth.generate.openapi")
-        except ImportError as exc:  # pragma: no cover - depends on the checkout
-            raise ScaleEnvError(
-                f"source google: synth.generate.openapi unavailable ({exc})"
-            ) from exc
-
     def items(self, seed: int, n: int) -> list[WorkItem]:
-        names = sorted(self._mod().google_api_names())
+        names = sorted(openapi.google_api_names())
         if not names:
             raise ScaleEnvError("source google: no discovery documents installed")
         return [
@@ -175,7 +146,7 @@ class GoogleSource:
         ]
 
     def spec(self, item: WorkItem) -> DomainSpec:
-        return self._mod().spec_from_google(item.name, item.seed)
+        return openapi.spec_from_google(item.name, item.seed)
 
     def describe(self, item: WorkItem, spec: DomainSpec) -> dict[str, Any]:
         return {"sector": "google-api", "mechanisms": []}

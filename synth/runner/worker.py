@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from engine.world import table_counts
+from synth.build import build_world
+from synth.graph import build_graph
 from synth.runner.fingerprint import features, fingerprint, foreign_keys, tool_kind
 from synth.runner.sources import WorkItem, load_source
 
@@ -81,8 +84,6 @@ def build_item(job: dict[str, Any]) -> dict[str, Any]:
             record["sector"] = str(info.get("sector", ""))
             record["mechanisms"] = sorted(info.get("mechanisms") or [])
             stage = "build"
-            from synth.build import build_world
-
             rows = job["rows"] if job["rows"] is not None else item.rows
             record["rows_target"] = rows
             res = build_world(spec, seed=item.seed, rows=rows, tasks=job["tasks"])
@@ -108,8 +109,6 @@ def _stats(spec_sha: str, res: Any, mechanisms: list[str]) -> dict[str, Any]:
     if graph_text is not None:
         edges = len(json.loads(graph_text).get("edges", []))
     else:
-        from synth.graph import build_graph  # lazy: only when no tasks were asked
-
         edges = build_graph(spec).number_of_edges()
     quarantined = sorted(n for n, t in spec.tools.items() if t.quarantined)
     kinds = [tool_kind(t) for t in spec.active_tools().values()]
@@ -134,12 +133,6 @@ def _stats(spec_sha: str, res: Any, mechanisms: list[str]) -> dict[str, Any]:
         "tasks": len(tasks.tasks) if tasks is not None else 0,
         "gold": round(float(policies.get("gold", 0.0)), 4),
         "empty": round(float(policies.get("empty", 0.0)), 4),
-        "rows": sum(_row_counts(res.db_bytes).values()),
+        "rows": sum(table_counts(res.db_bytes).values()),
         "fingerprint": fingerprint(feats),
     }
-
-
-def _row_counts(db_bytes: bytes) -> dict[str, int]:
-    from engine.world import table_counts  # lazy: not in the stable engine names
-
-    return table_counts(db_bytes)
