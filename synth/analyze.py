@@ -73,7 +73,7 @@ def execute_notebook(
 ) -> Any:
     """Read a jupytext notebook, set its parameters, execute it; the executed notebook."""
     import jupytext
-    from nbclient import NotebookClient
+    from nbclient import NotebookClient  # lazy: the analysis extra, not needed by the CLI
 
     nb = jupytext.read(source)
     for i, cell in enumerate(nb.cells):
@@ -98,7 +98,7 @@ def execute_notebook(
 def _kernel_manager(kdir: Path) -> Any:
     """A kernel on this very interpreter: an installed ``python3`` kernelspec may point to
     another Python that cannot import scaleenv."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.kernelspec import KernelSpecManager  # lazy: the analysis extra
     from jupyter_client.manager import KernelManager
 
     spec = kdir / "kernels" / "scaleenv"
@@ -113,7 +113,11 @@ def _kernel_manager(kdir: Path) -> Any:
 
 
 def _run(client: Any, source: Path) -> None:
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbclient.exceptions import (  # lazy: the analysis extra
+        CellExecutionError,
+        CellTimeoutError,
+        DeadKernelError,
+    )
 
     try:
         # the kernel process only logs to stderr (a TCP-transport warning); cell output,
@@ -128,7 +132,7 @@ def _run(client: Any, source: Path) -> None:
 
 def _html(nb: Any, stem: str) -> tuple[str, dict[str, bytes]]:
     """HTML of an executed notebook and its figures (file name -> PNG bytes)."""
-    from jinja2 import DictLoader
+    from jinja2 import DictLoader  # lazy: the analysis extra (nbconvert and its jinja2)
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
@@ -187,7 +191,7 @@ def render_report(
     timeout: int = 600,
 ) -> list[NotebookResult]:
     """Execute every notebook on ``worlds``; write ``.ipynb``, HTML, PNGs and ``index.html``."""
-    from engine.analysis import find_worlds
+    from engine.analysis import find_worlds  # lazy: DuckDB/Arrow come with the analysis extra
     from engine.analysis.trajectories import find_trajectory_files
 
     src = Path(worlds).resolve()
