@@ -7,13 +7,17 @@ a tampered, truncated or incomplete world with one line naming the file.
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sqlite3
-import tempfile
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from engine.session import Session
 from engine.spec.models import DomainSpec
 from engine.spec.task import Task, read_tasks
 from engine.spec.validate import load_spec
+from engine.worldcheck import schema_problems
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -64,10 +69,81 @@ def write_world(
     missing = [f for f in REQUIRED if f not in files]
     if missing:
         raise WorldError(f"{out}: a world needs {', '.join(missing)}")
-    if out.exists() and not overwrite:
-        raise WorldError(f"{out}: already exists (pass overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    with _writer_lock(out):
+        _recover(out)
+        _check_target(out, overwrite)
+        return _write(out, files, meta)
+
+
+def _check_target(out: Path, overwrite: bool) -> None:
+    """Replace only a world, and only when asked; an empty directory is fine."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise WorldError(f"{out}: exists and is not a directory; refusing to replace it")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not (out / MANIFEST).is_file():
+        raise WorldError(
+            f"{out}: exists, is not empty and is not a world; refusing to replace it "
+            "(choose another --out)"
+        )
+    if not overwrite:
+        raise WorldError(f"{out}: a world is already there (pass overwrite/--force to replace it)")
+
+
+@contextmanager
+def _writer_lock(out: Path) -> Iterator[None]:
+    """Writers into one parent directory take turns (a lock on the directory itself, so no
+    lock file is left behind): concurrent builds serialise instead of racing on renames."""
+    fd = os.open(out.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's process
+        return True
+    return True
+
+
+def _recover(out: Path) -> None:
+    """Clean up after a writer that died (under the lock): a target it moved aside comes
+    back if the target is gone, and its temporary directories are removed."""
+    for p in sorted(out.parent.glob(f".{out.name}.*")):
+        parts = p.name[len(out.name) + 2 :].split(".")
+        if len(parts) < 2 or not parts[1].isdigit() or _alive(int(parts[1])):
+            continue
+        if parts[0] == "old" and not out.exists():
+            p.rename(out)
+        elif parts[0] in ("old", "tmp"):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def _write(out: Path, files: Mapping[str, bytes], meta: Mapping[str, Any]) -> Path:
+    tmp = out.parent / f".{out.name}.tmp.{os.getpid()}.{secrets.token_hex(4)}"
+    tmp.mkdir()
     try:
         entries: dict[str, dict[str, Any]] = {}
         for rel in sorted(files):
@@ -91,17 +167,36 @@ def write_world(
             if f.is_file():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old.{os.getpid()}")
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        if out.exists() and _exchange(tmp, out):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old world
+        else:
+            old = None
+            if out.exists():  # no atomic swap here: a crash now is undone by _recover
+                old = out.with_name(f".{out.name}.old.{os.getpid()}")
+                out.rename(old)
+            tmp.rename(out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _inside(d: Path, root: Path, rel: object) -> Path:
+    """``d / rel`` for a manifest entry that stays inside the world: relative, no ``..``,
+    no symbolic link on the way (a link could point at any file on the machine)."""
+    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise WorldError(f"{d}: manifest lists {rel!r}, a path outside the world directory")
+    path = d / rel
+    probe = d
+    for part in Path(rel).parts:
+        probe = probe / part
+        if probe.is_symlink():
+            raise WorldError(f"{probe}: a symbolic link; world files must be plain files")
+    if not path.resolve().is_relative_to(root):
+        raise WorldError(f"{d}: manifest lists {rel!r}, a path outside the world directory")
+    return path
 
 
 def read_world_files(
@@ -119,11 +214,19 @@ def read_world_files(
         listed = manifest["files"]
     except (ValueError, KeyError, TypeError) as exc:
         raise WorldError(f"{mpath}: unreadable manifest ({exc})") from exc
+    if not isinstance(listed, dict):
+        raise WorldError(f"{mpath}: unreadable manifest (files is not a mapping)")
+    root = d.resolve()
     files: dict[str, bytes] = {}
     for rel, entry in sorted(listed.items()):
-        path = d / rel
+        path = _inside(d, root, rel)
         if not path.is_file():
             raise WorldError(f"{path}: listed in the manifest but missing")
+        size = entry.get("bytes") if isinstance(entry, dict) else None
+        if verify and path.stat().st_size != size:  # before reading: a huge file is not read
+            raise WorldError(
+                f"{path}: {path.stat().st_size} bytes, manifest says {size} (truncated or edited)"
+            )
         data = path.read_bytes()
         if verify:
             if len(data) != entry.get("bytes"):
@@ -204,6 +307,11 @@ class World:
             bytes_to_connection(db).close()
         except sqlite3.DatabaseError as exc:
             raise WorldError(f"{d / DB_FILE}: not a SQLite database ({exc})") from exc
+        if verify:
+            problems = schema_problems(spec, db)
+            if problems:
+                more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+                raise WorldError(f"{d / DB_FILE}: does not match its spec: {problems[0]}{more}")
         return cls(spec, db, manifest=manifest, path=d, files=files)
 
     @property
