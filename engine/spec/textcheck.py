@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from re import _parser as sre_parse  # the standard library's regex parser (Python >= 3.11)
+from re import _parser as sre_parse  # type: ignore[attr-defined]  # stdlib regex parser
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_PATTERN = 500  # characters of a param pattern
