@@ -22,6 +22,7 @@ from engine.world import DB_FILE, SPEC_FILE, World, write_world
 from synth.graph import build_graph, graph_to_json
 from synth.migrate.apply import create_world_db, initial_revision
 from synth.proctest.run import run_proctest
+from synth.resources import resolve_spec
 from synth.seed.seeder import seed_database
 from synth.tasks import generate_tasks
 
@@ -74,13 +75,21 @@ def build_world(
     task_seed: int | None = None,
     strict: bool = False,
 ) -> BuildResult:
-    """Build a world from a spec; write it atomically to ``out`` when given.
+    """Build a world from a spec (a file, a curated domain's name, data or a model); write it
+    atomically to ``out`` when given.
 
     ``rows`` is the total row target (None: the spec's own per-table counts). Procedural
     testing quarantines tools that fail; ``tasks`` > 0 also generates verified tasks.
     ``reports["seeding"]`` has target and actual rows per table; ``strict`` refuses a world
     with any quarantined tool or lost row (nothing is written).
     """
+    for what, count in (("rows", rows), ("fuzz_steps", fuzz_steps), ("tasks", tasks)):
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 0
+        ):
+            raise ScaleEnvError(f"build_world: {what} must be a whole number >= 0, got {count!r}")
+    if isinstance(spec_src, str | Path):
+        spec_src = resolve_spec(spec_src)  # a file, or a curated domain's name ("retail")
     spec = load_spec(spec_src)
     revisions = initial_revision(spec)
     seeded: dict[str, Any] = {}

@@ -172,3 +172,18 @@ def test_reward_ignores_non_text_messages(tiny_world: Path) -> None:
     task = w.tasks[0]
     score = evaluate_changes(w.spec, task, [], messages=[None, 3, {"a": 1}, "hello"])  # type: ignore[list-item]
     assert score.passed is False or not task.gold_diff
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"rows": -5}, {"tasks": -2}, {"fuzz_steps": -3}, {"rows": 2.5}, {"tasks": True}]
+)
+def test_build_world_refuses_bad_counts(kwargs: dict, tmp_path: Path) -> None:
+    with pytest.raises(ScaleEnvError, match=f"{next(iter(kwargs))} must be a whole number >= 0"):
+        build_world(TINY, out=tmp_path / "w", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_build_world_takes_a_curated_name() -> None:
+    assert build_world("tiny_shop", rows=40, proctest=False).spec.name == "tiny_shop"
+    with pytest.raises(UnknownDomainError):
+        build_world("no_such_domain")
