@@ -400,3 +400,27 @@ def test_minilm_in_numpy_matches_the_reference_model() -> None:
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
     assert float(e[0] @ e[1]) == pytest.approx(0.7553, abs=5e-4)
     assert float(e[0] @ e[3]) < 0.1
+
+
+class SlowSource:
+    """A source (given to the runner as ``module:Class``) whose spec never comes in time."""
+
+    def items(self, seed: int, n: int) -> list:
+        from synth.runner.sources import WorkItem
+
+        return [WorkItem(i, f"{i:05d}-slow", "slow", seed + i) for i in range(n)]
+
+    def spec(self, item):  # noqa: ANN001, ANN201 - the Source protocol
+        time.sleep(30)
+
+    def describe(self, item, spec) -> dict:  # noqa: ANN001
+        return {}
+
+
+def test_a_world_over_its_time_limit_is_recorded(tmp_path: Path) -> None:
+    res = run_synth(
+        1, tmp_path, source=f"{__name__}:SlowSource", timeout=0.5, backend="inline", progress=False
+    )
+    (rec,) = res.records
+    assert rec["status"] == "failed" and rec["source"] == f"{__name__}:SlowSource"
+    assert rec["reason"] == "spec: WorldTimeout: world took longer than 0.5s"
