@@ -121,10 +121,16 @@ class Episode:
         return self.contract.check(self.score(), self.said, self.turns)
 
     # ---- turns ---------------------------------------------------------------------------
-    def act(self, message: dict[str, Any]) -> list[dict[str, Any]]:
-        """Apply one assistant message; return the tool and user messages it produced."""
+    def act(self, message: dict[str, Any] | Any) -> list[dict[str, Any]]:
+        """Apply one assistant message (a dict, or the ``openai`` SDK's message object);
+        return the tool and user messages it produced."""
         if self.ended:
             raise RuntimeError(f"episode of {self.task.id} has ended ({self.stop_reason})")
+        if not isinstance(message, dict):
+            message = {
+                "content": getattr(message, "content", None),
+                "tool_calls": getattr(message, "tool_calls", None),
+            }
         content = message.get("content") or ""
         calls = list(message.get("tool_calls") or [])
         entry: dict[str, Any] = {"role": "assistant", "content": content or None}

@@ -188,3 +188,29 @@ def test_stop_contract_allows_a_stated_refusal(world):
     assert contract.check(s.evaluate(task, ["Done!"]), ["Done!"], 1) is None
     s.call(base.gold_actions[-1].tool, base.gold_actions[-1].args)  # acting anyway: no stop
     assert contract.check(s.evaluate(task, said), said, 1) is None
+
+
+def test_episode_takes_the_openai_sdk_message_objects(world):
+    types = pytest.importorskip("openai.types.chat")
+    task = world.tasks[0]
+    ep = Episode(world, task)
+    ep.start()
+    for i, a in enumerate(task.gold_actions):
+        msg = types.ChatCompletionMessage.model_validate(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"c{i}",
+                        "type": "function",
+                        "function": {"name": a.tool, "arguments": json.dumps(a.args)},
+                    }
+                ],
+            }
+        )
+        out = ep.act(msg)
+        assert out[0]["tool_call_id"] == f"c{i}" and not out[0]["content"].startswith("unknown")
+    answers = " ".join(task.required_answers)
+    ep.act(types.ChatCompletionMessage(role="assistant", content=f"Done. {answers}"))
+    assert ep.stop_reason == "goal_met" and ep.score().reward == 1.0
