@@ -181,3 +181,19 @@ def test_explain_names_the_argument_or_precondition_that_blocks_a_tool(domains_d
     assert "book_appointment.slot_id (slots.slot_id)" in rep["book_appointment"]
     assert "Refills are paused." in rep["request_refill"], rep["request_refill"]
     assert rep["open_slot"].startswith("not covered: a staff tool")
+
+
+def test_a_staff_agent_gets_back_office_tasks(domains_dir):
+    """``agent_role: staff``: staff tools serve tasks too (the IN-list-checked resolution of
+    close_damage_report included), still passing the auditor."""
+    import yaml
+
+    data = yaml.safe_load((domains_dir / "car_rental.yaml").read_text())
+    data["agent_role"] = "staff"
+    world = build_world(data, seed=1, proctest=False).world()
+    ts = generate_tasks(world, 14, seed=0, policies=False)
+    used = {a.tool for t in ts.tasks for a in t.gold_actions}
+    assert {"adjust_loyalty_points", "set_vehicle_status", "close_damage_report"} & used
+    closes = [a for t in ts.tasks for a in t.gold_actions if a.tool == "close_damage_report"]
+    assert all(a.args["resolution"] in ("repaired", "written_off", "no_fault") for a in closes)
+    assert ts.report["audit"]["passed"] == len(ts.tasks) == 14
