@@ -23,6 +23,7 @@ from alembic.config import Config
 from engine.db import bytes_to_connection
 from engine.spec.models import DomainSpec
 from engine.world import DB_FILE, SPEC_FILE, read_world_files, write_world
+from engine.worldcheck import schema_problems
 from synth.migrate.revisions import (
     VERSIONS_DIR,
     MigrationError,
@@ -30,6 +31,7 @@ from synth.migrate.revisions import (
     parse_chain,
     render_revision,
     schema_digest,
+    stub_revision,
 )
 from synth.resources import migrations_dir
 
@@ -187,6 +189,9 @@ def _load_world(world_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes]
     spec = DomainSpec.model_validate(yaml.safe_load(files[SPEC_FILE].decode("utf-8")))
     if not _revision_files(files):
         raise MigrationError(f"{world_dir}: the world has no migrations to extend")
+    problems = schema_problems(spec, files[DB_FILE])
+    if problems:  # the new revision is computed from the spec: the database must agree
+        raise MigrationError(f"{world_dir}: {DB_FILE} does not match its spec: {problems[0]}")
     meta = {k: v for k, v in manifest.items() if k not in _MANIFEST_OWN}
     return meta, files, spec
 
@@ -229,9 +234,27 @@ def migrate_world(world_dir: str | Path, new_spec: DomainSpec) -> Path:
     """
     meta, files, old_spec = _load_world(world_dir)
     _check_version(world_dir, files)
-    revisions = new_revision(old_spec, new_spec, _revision_files(files))
-    db = _migrated_bytes(files[DB_FILE], revisions, "upgrade", "head")
+    carried = _revision_files(files)
+    revisions = new_revision(old_spec, new_spec, carried)
+    new = {k: v for k, v in revisions.items() if k not in carried}
+    db = _migrated_bytes(files[DB_FILE], {**_stand_ins(carried), **new}, "upgrade", "head")
     return _write(world_dir, meta, files, new_spec, revisions, db)
+
+
+def _stand_ins(carried: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The world's revision files replaced by stand-ins that never run (same ids)."""
+    return {r.path: stub_revision(r) for r in parse_chain(carried)}
+
+
+def _stamped(db_bytes: bytes, rev: str) -> bytes:
+    """``db_bytes`` with its Alembic revision set to ``rev`` (VACUUMed, deterministic)."""
+    conn = bytes_to_connection(db_bytes)
+    try:
+        conn.execute("UPDATE alembic_version SET version_num = ?", (rev,))
+        conn.execute("VACUUM")
+        return conn.serialize()
+    finally:
+        conn.close()
 
 
 def downgrade_world(world_dir: str | Path, spec: DomainSpec) -> Path:
@@ -239,7 +262,7 @@ def downgrade_world(world_dir: str | Path, spec: DomainSpec) -> Path:
 
     Later revisions are removed from the world, so its chain, spec and database agree.
     """
-    meta, files, _ = _load_world(world_dir)
+    meta, files, current = _load_world(world_dir)
     _check_version(world_dir, files)
     chain = parse_chain(files)
     digest = schema_digest(spec)
@@ -247,7 +270,15 @@ def downgrade_world(world_dir: str | Path, spec: DomainSpec) -> Path:
     if not keep:
         raise MigrationError(f"{world_dir}: no revision of the world builds {spec.name}'s schema")
     target = keep[-1]
-    db = _migrated_bytes(files[DB_FILE], files, "downgrade", target.rev)
+    # the way back is computed now, from the two specs (the world's own downgrade code is
+    # data, never run): one forward step current -> spec on stand-ins, then the stamp
+    carried = _revision_files(files)
+    if schema_digest(current) != digest:
+        path, step = render_revision(chain[-1].number + 1, chain[-1].rev, current, spec)
+        db = _migrated_bytes(files[DB_FILE], {**_stand_ins(carried), path: step}, "upgrade", "head")
+    else:
+        db = files[DB_FILE]
+    db = _stamped(db, target.rev)
     kept_paths = {r.path for r in chain if r.number <= target.number}
     revisions = {k: v for k, v in files.items() if k in kept_paths}
     return _write(world_dir, meta, files, spec, revisions, db)

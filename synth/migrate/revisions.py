@@ -334,3 +334,18 @@ def render_revision(
         downgrade=_body(down_ops or []),
     )
     return f"{VERSIONS_DIR}{number:04d}_{rev}.py", text.encode()
+
+
+def stub_revision(rev: Revision) -> bytes:
+    """A stand-in for a revision file that came with a world: the same ids, and a body that
+    refuses to run. A world's Python is data: only revisions made in this process run."""
+    refuse = f'raise RuntimeError("revision {rev.rev} came with the world and is never run")'
+    return _TEMPLATE.format(
+        title=f"revision {rev.rev} (stand-in)",
+        changes="- carried by the world; not executed",
+        rev=rev.rev,
+        down="None" if rev.down is None else f'"{rev.down}"',
+        schema=rev.schema,
+        upgrade=refuse,
+        downgrade=refuse,
+    ).encode()

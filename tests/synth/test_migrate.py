@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from synth.migrate.revisions import MigrationError
 from engine.spec.metadata import create_sqlite
 from engine.spec.models import DomainSpec
 from engine.world import DB_FILE, SPEC_FILE, read_world_files, write_world
@@ -28,6 +27,7 @@ from synth.migrate.apply import (
     new_revision,
     upgrade,
 )
+from synth.migrate.revisions import MigrationError
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "fixtures" / "domains" / "tiny_shop.yaml"
@@ -548,3 +548,31 @@ def test_every_fixture_chain_runs_on_postgres(path: Path, postgres_db_url: str) 
     finally:
         engine.dispose()
     downgrade(postgres_db_url, files, "base")
+
+
+def test_migrate_never_runs_python_carried_by_the_world(
+    old_spec: DomainSpec, new_spec: DomainSpec, tmp_path: Path
+) -> None:
+    """Issue 27 item 3: revision scripts in a world are data. An attacker who can write the
+    directory (and recompute its unkeyed hashes) gets no code run by migrate/downgrade."""
+    first = initial_revision(old_spec)
+    db = db_with_rows(old_spec, first, tmp_path / "seed.sqlite").read_bytes()
+    marker = tmp_path / "pwned"
+    evil = {
+        k: v.replace(
+            b"def downgrade() -> None:",
+            f"import pathlib\npathlib.Path({str(marker)!r}).write_text('x')\n\n\n"
+            "def downgrade() -> None:".encode(),
+        )
+        for k, v in first.items()
+    }
+    assert evil != first
+    files = {SPEC_FILE: old_spec.to_yaml().encode(), DB_FILE: db, **evil}
+    world = write_world(tmp_path / "w", files, {})  # hashes recomputed, as an attacker would
+    migrate_world(world, new_spec)
+    downgrade_world(world, old_spec)
+    assert not marker.exists()
+    manifest, back = read_world_files(world)
+    path = tmp_path / "back.sqlite"
+    path.write_bytes(back[DB_FILE])
+    assert old_columns(sqlite3.connect(path)) == expected_old_columns()
