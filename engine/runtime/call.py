@@ -403,7 +403,7 @@ def run_tool(
         if budget is not None and budget.exceeded:
             out = failure(
                 name,
-                "timeout",
+                ErrorType.TIMEOUT,
                 f"the call ran past its budget of {budget.steps:,} SQLite steps: rolled back",
             )
         elif guard.denied:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -29,6 +28,7 @@ from engine.spec.base import (
 )
 from engine.spec.columns import Column, FakerHint
 from engine.spec.kinds import DATE_FMT, DATETIME_FMT
+from engine.spec.source import read_spec_data  # strict reading (re-exported here)
 from engine.spec.tooldefs import Effect, IdGenerator, Param, Precondition, Returns, Tool
 
 __all__ = [
@@ -254,13 +254,3 @@ class DomainSpec(SpecModel):
         """SHA-256 of the canonical JSON form: the identity of a spec."""
         blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def read_spec_data(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON spec file into plain data (no validation)."""
-    p = Path(path)
-    text = p.read_text(encoding="utf-8")
-    data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: a spec must be a mapping at the top level")
-    return data

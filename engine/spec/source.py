@@ -25,7 +25,7 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             try:
                 first = seen.get(key)
             except TypeError:  # an unhashable key: the base class reports it
@@ -63,23 +63,23 @@ def parse_spec_text(text: str, source: str, as_json: bool = False) -> dict[str, 
         else:
             data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}:{exc.colno}"
-        raise SpecError([(where, f"JSON syntax error: {exc.msg}")], source) from None
+        msg = f"JSON syntax error at line {exc.lineno}:{exc.colno}: {exc.msg}"
+        raise SpecError([("(file)", msg)], source) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}:{mark.column + 1}" if mark else "(file)"
+        where = f" at line {mark.line + 1}:{mark.column + 1}" if mark else ""
         kind = "YAML" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax"
         problem = one_line(exc.problem or exc, 200)
         if "could not determine a constructor" in problem:
             problem = f"unsupported tag{problem.split('tag', 1)[-1]} (a spec is plain data)"
-        raise SpecError([(where, f"{kind} error: {problem}")], source) from None
+        raise SpecError([("(file)", f"{kind} error{where}: {problem}")], source) from None
     except ValueError as exc:  # JSON NaN/Infinity or a duplicate key
         raise SpecError([("(file)", one_line(f"JSON error: {exc}", 200))], source) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control code)
         line = text.count("\n", 0, exc.position) + 1
         col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        msg = f"YAML error: character U+{exc.character:04X} is not allowed in YAML"
-        raise SpecError([(f"line {line}:{col}", msg)], source) from None
+        msg = f"YAML error at line {line}:{col}: character U+{exc.character:04X} is not allowed"
+        raise SpecError([("(file)", msg)], source) from None
     except yaml.YAMLError as exc:
         raise SpecError([("(file)", one_line(f"YAML error: {exc}", 200))], source) from None
     except RecursionError:
