@@ -17,6 +17,7 @@ import networkx as nx
 from pydantic import ValidationError
 
 from engine.errors import SpecError
+from engine.spec.fakerhints import hint_problems
 from engine.spec.models import (
     DATE_FMT,
     DATETIME_FMT,
@@ -118,6 +119,9 @@ def _check_column(spec: DomainSpec, table: str, name: str, col: Column, errs: Er
                 errs.append((f"{path}.{field}", msg))
     if col.minimum is not None and col.maximum is not None and col.minimum > col.maximum:
         errs.append((f"{path}.minimum", "minimum is above maximum"))
+    if col.faker is not None:
+        for field, problem in hint_problems(col.faker.provider, col.faker.args, col.faker.choices):
+            errs.append((f"{path}.faker.{field}", problem))
     if col.faker and col.faker.choices and col.type == "enum":
         for i, choice in enumerate(col.faker.choices):
             if choice not in (col.values or []):
@@ -156,10 +160,24 @@ def _check_fk_cycles(spec: DomainSpec, errs: Errors) -> None:
             fresh = not graph.has_edge(table, target)
             if target in spec.entities and target != table and not col.nullable and fresh:
                 graph.add_edge(table, target, column=name)
-    for cycle in sorted(nx.simple_cycles(graph), key=lambda c: (len(c), sorted(c))):
-        start = min(cycle)
-        i = cycle.index(start)
-        cycle = cycle[i:] + cycle[:i]
+    # one cycle per strongly connected component: enumerating every cycle is exponential
+    # (10 tables with NOT NULL foreign keys to each other have millions of them)
+    found = []
+    for comp in nx.strongly_connected_components(graph):
+        if len(comp) < 2:
+            continue
+        start = min(comp)
+        sub = graph.subgraph(comp)
+        cycle = [start]
+        for _ in range(len(comp)):  # walk the smallest successor until the walk closes
+            nxt = min(sub.successors(cycle[-1]))
+            if nxt in cycle:
+                cycle = cycle[cycle.index(nxt) :]
+                break
+            cycle.append(nxt)
+        i = cycle.index(min(cycle))
+        found.append(cycle[i:] + cycle[:i])
+    for cycle in sorted(found, key=lambda c: (len(c), c)):
         col = graph.edges[cycle[0], cycle[1 % len(cycle)]]["column"]
         loop = " -> ".join([*cycle, cycle[0]])
         errs.append(
@@ -294,6 +312,32 @@ def _check_rules(spec: DomainSpec, errs: Errors) -> None:
 
 
 # ---- entry points ---------------------------------------------------------------------
+MAX_TABLES, MAX_TOOLS, MAX_COLUMNS, MAX_PARAMS, MAX_INVARIANTS = 200, 1000, 200, 64, 500
+MAX_SQL = 20_000  # characters of one SQL text
+
+
+def _check_size(spec: DomainSpec, errs: Errors) -> None:
+    """Bounds that keep a build finite: far above any real domain (the paper's have 5-22
+    tables and ~50 tools), far below what makes validation, seeding or testing crawl."""
+    for what, n, most in (
+        ("entities", len(spec.entities), MAX_TABLES),
+        ("tools", len(spec.tools), MAX_TOOLS),
+        ("invariants", len(spec.invariants), MAX_INVARIANTS),
+    ):
+        if n > most:
+            errs.append((what, f"{n} {what}; at most {most} in one domain"))
+    for table, entity in spec.entities.items():
+        if len(entity.columns) > MAX_COLUMNS:
+            errs.append((jpath("entities", table, "columns"), f"more than {MAX_COLUMNS} columns"))
+    for name, tool in spec.tools.items():
+        if len(tool.params) > MAX_PARAMS:
+            errs.append((jpath("tools", name, "params"), f"more than {MAX_PARAMS} params"))
+        texts = [*tool.let.values(), *(p.check for p in tool.preconditions)]
+        texts += [e.sql for e in tool.effects] + ([tool.returns.query] if tool.returns else [])
+        if any(len(t) > MAX_SQL for t in texts):
+            errs.append((jpath("tools", name), f"an SQL text longer than {MAX_SQL} characters"))
+
+
 def _validate(data: dict[str, Any] | DomainSpec) -> tuple[DomainSpec | None, Errors]:
     if isinstance(data, DomainSpec):
         spec = data
@@ -303,6 +347,9 @@ def _validate(data: dict[str, Any] | DomainSpec) -> tuple[DomainSpec | None, Err
         except ValidationError as exc:
             return None, _pydantic_errors(exc)
     errs: Errors = []
+    _check_size(spec, errs)
+    if errs:  # checking a spec of 1,000 tables in depth only wastes time
+        return spec, errs
     _check_entities(spec, errs)
     _check_tools(spec, errs)
     _check_rules(spec, errs)

@@ -48,6 +48,13 @@ def _error(template: str) -> Callable[[Spec], None]:
     return edit
 
 
+def _hint(**hint: Any) -> Callable[[Spec], None]:
+    def edit(d: Spec) -> None:
+        d["entities"]["customers"]["columns"]["name"]["faker"] = hint
+
+    return edit
+
+
 CASES: dict[str, tuple[Callable[[Spec], None], str]] = {
     # the wall clock and the host's timezone (item 6)
     "date() reads the clock": (_result("SELECT date() AS d"), "tools.hostile"),
@@ -85,6 +92,22 @@ CASES: dict[str, tuple[Callable[[Spec], None], str]] = {
         _error("Customer {customer_id:>100000000} not found."),
         "tools.get_customer.preconditions[0].error",
     ),
+    # Faker hints (item 8)
+    "Faker seed()": (_hint(provider="seed"), "entities.customers.columns.name.faker.provider"),
+    "Faker add_provider": (
+        _hint(provider="add_provider"),
+        "entities.customers.columns.name.faker.provider",
+    ),
+    "unknown provider": (_hint(provider="no_such"), "entities.customers.columns.name.faker"),
+    "clock provider": (_hint(provider="date_time"), "entities.customers.columns.name.faker"),
+    "digits=5000": (
+        _hint(provider="random_number", args={"digits": 5000}),
+        "entities.customers.columns.name.faker.args",
+    ),
+    "length=2e7": (
+        _hint(provider="pystr", args={"max_chars": 2e7}),
+        "entities.customers.columns.name.faker.args",
+    ),
     "attribute in a message": (
         _error("{customer_id.__class__}"),
         "tools.get_customer.preconditions[0].error",
@@ -105,7 +128,7 @@ def test_hostile_spec_is_rejected_in_one_line(kind: str) -> None:
 
 
 def test_the_corpus_is_large() -> None:
-    assert len(CASES) >= 22
+    assert len(CASES) >= 28
 
 
 def test_a_format_spec_in_a_message_is_never_expanded_at_run_time() -> None:
@@ -115,3 +138,50 @@ def test_a_format_spec_in_a_message_is_never_expanded_at_run_time() -> None:
     assert fill("Customer {customer_id} not found.", {"customer_id": "C1"}) == (
         "Customer C1 not found."
     )
+
+
+def test_a_fk_cycle_knot_is_reported_without_enumerating_cycles() -> None:
+    """14 tables with NOT NULL foreign keys to every other: billions of simple cycles."""
+    n = 14
+    entities = {
+        f"t{i}": {
+            "columns": {
+                "id": {"type": "string", "primary_key": True},
+                **{
+                    f"t{j}_id": {"type": "string", "references": f"t{j}.id"}
+                    for j in range(n)
+                    if j != i
+                },
+            }
+        }
+        for i in range(n)
+    }
+    with pytest.raises(SpecError, match="form a cycle t0 -> t1 -> t0"):
+        load_spec({"name": "knot", "description": "x", "entities": entities, "tools": {}})
+
+
+def test_a_giant_spec_is_refused_before_it_is_built() -> None:
+    entities = {
+        f"t{i}": {"columns": {"id": {"type": "string", "primary_key": True}}} for i in range(1000)
+    }
+    with pytest.raises(SpecError, match="1000 entities; at most"):
+        load_spec({"name": "giant", "description": "x", "entities": entities, "tools": {}})
+
+
+def test_a_billion_laughs_yaml_is_refused(tmp_path) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 10):
+        refs = ", ".join(f"*a{i - 1}" for _ in range(9))
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(["name: bomb", "description: x", *lines]) + "\n")
+    with pytest.raises(SpecError, match="aliases") as info:
+        load_spec(path)
+    assert len(str(info.value)) <= 300
+
+
+def test_deep_nesting_is_one_line(tmp_path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"name": "deep", "x": ' + "[" * 20000 + "]" * 20000 + "}")
+    with pytest.raises(SpecError, match="nested too deeply"):
+        load_spec(path)
