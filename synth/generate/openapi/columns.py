@@ -22,6 +22,15 @@ PROSE = re.compile(
     r"(^|_)(description|notes?|comment|body|content|message|text|snippet|summary|details)$"
 )
 NOW = "2024-05-15 15:00:00"
+TIMEZONES = (
+    "America/New_York",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Paris",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "UTC",
+)
 
 
 @dataclass
@@ -149,7 +158,6 @@ def _hint(f: Field, name: str, table: str) -> Any:
         ({"phone"}, "phone_number"),
         ({"country", "region"}, "country_code"),
         ({"currency"}, "currency_code"),
-        ({"timezone", "zone"}, "timezone"),
         ({"language", "locale"}, "language_code"),
         ({"color", "colour"}, "hex_color"),
         ({"mime"}, "mime_type"),
@@ -158,6 +166,8 @@ def _hint(f: Field, name: str, table: str) -> Any:
     ):
         if tokens & keys:
             return {"provider": provider}
+    if tokens & {"timezone", "tz"} or name.endswith("time_zone"):
+        return {"choices": list(TIMEZONES)}
     if name == "display_name" or name == "name":
         person = re.search(
             r"(user|person|people|member|contact|student|teacher|customer|owner|author|employee|guardian)",

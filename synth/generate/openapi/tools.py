@@ -13,7 +13,7 @@ from typing import Any
 
 from synth.generate.openapi.columns import ColumnPlan
 from synth.generate.openapi.model import Field, Operation, Resource
-from synth.generate.openapi.naming import column_name, humanize
+from synth.generate.openapi.naming import column_name, humanize, snake
 
 LIST_LIMIT = 100
 TOUCH = re.compile(r"^(update|modify|last_modified|updated)(_time|_at|_date)?$|^updated$")
@@ -279,22 +279,69 @@ def update_tool(t: TablePlan, op: Operation, partial: bool) -> dict[str, Any] | 
     }
 
 
-def delete_tool(t: TablePlan, op: Operation) -> dict[str, Any]:
-    pre = [_exists(t, t.pk)]
+RESTRICT_WORDS = re.compile(
+    r"(must be empty|is empty|has no|have no|without|no \w+ left|non-empty)", re.I
+)
+FORCE_PARAMS = ("force", "cascade", "recursive", "allow_missing_children", "delete_children")
+
+
+def _subtree(t: TablePlan, key_sql: str) -> list[tuple[TablePlan | ArrayPlan, str]]:
+    """(table, WHERE clause) for every row under ``t``'s row, deepest first: the order a
+    cascading delete must run in to keep foreign keys valid."""
+    out: list[tuple[TablePlan | ArrayPlan, str]] = []
     for child in t.children:
+        sub = f"SELECT {child.pk} FROM {child.name} WHERE {child.fk} IN ({key_sql})"
+        out += _subtree(child, sub)
+        out.append((child, f"{child.fk} IN ({key_sql})"))
+    out += [(a, f"{a.fk} IN ({key_sql})") for a in t.arrays]
+    return out
+
+
+def delete_tool(t: TablePlan, op: Operation) -> dict[str, Any]:
+    """Delete an item and, as AIP-135 deletes do, what lives under it. A ``force`` query
+    parameter makes the cascade opt-in (refused while children exist unless forced); a
+    description that asks for an empty item (``an owner who has no pets left``) refuses it."""
+    params: dict[str, Any] = {t.pk: _pk_param(t)}
+    force = next(
+        (q for q in op.query if snake(q.name) in FORCE_PARAMS and q.kind == "boolean"), None
+    )
+    restrict = force is None and bool(RESTRICT_WORDS.search(op.description))
+    if force is not None:
+        params["force"] = {
+            "type": "boolean",
+            "required": False,
+            "description": _sentences(force.description, 160) or "Also delete what it contains.",
+        }
+    pre = [_exists(t, t.pk)]
+    for child in t.children if (restrict or force is not None) else []:
+        cond = f"NOT EXISTS (SELECT 1 FROM {child.name} WHERE {child.fk} = :{t.pk})"
+        hint = "pass force to delete them too" if force is not None else "delete them first"
         pre.append(
             {
-                "check": f"SELECT NOT EXISTS (SELECT 1 FROM {child.name} WHERE {child.fk} = :{t.pk})",
-                "error": f"{t.label.capitalize()} {{{t.pk}}} still has {humanize(child.name)}; delete them first.",
+                "check": f"SELECT COALESCE(:force, 0) OR {cond}"
+                if force is not None
+                else f"SELECT {cond}",
+                "error": f"{t.label.capitalize()} {{{t.pk}}} still has {humanize(child.name)}; {hint}.",
             }
         )
-    effects = [f"DELETE FROM {a.table} WHERE {a.fk} = :{t.pk}" for a in t.arrays]
+    key = f"SELECT :{t.pk}"
+    below = [] if restrict else _subtree(t, key)
+    arrays = [(a, f"{a.fk} IN ({key})") for a in t.arrays] if restrict else []
+    effects = [
+        f"DELETE FROM {x.table if isinstance(x, ArrayPlan) else x.name} WHERE {w}"
+        for x, w in below + arrays
+    ]
     effects.append(f"DELETE FROM {t.name} WHERE {t.pk} = :{t.pk}")
+    touched = sorted(
+        {t.name, *[x.table if isinstance(x, ArrayPlan) else x.name for x, _ in below + arrays]}
+    )
+    gone = sorted({humanize(x.name) for x, _ in below if isinstance(x, TablePlan)})
+    what = f" and its {', '.join(gone)}" if gone else ""
     return {
-        "description": describe(f"Delete {article(t.label)}.", op),
-        "params": {t.pk: _pk_param(t)},
-        "reads": sorted({t.name, *[c.name for c in t.children]}),
-        "writes": sorted({t.name, *[a.table for a in t.arrays]}),
+        "description": describe(f"Delete {article(t.label)}{what}.", op),
+        "params": params,
+        "reads": sorted({t.name, *[c.name for c in t.children], *touched}),
+        "writes": touched,
         "preconditions": pre,
         "effects": effects,
         "returns": {"query": f"SELECT :{t.pk} AS {t.pk}, 'deleted' AS result"},
