@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from engine.db import qs
 from engine.spec.kinds import column_kind
 from engine.spec.models import Column, DomainSpec, Entity
 
@@ -73,7 +74,7 @@ def entity_table(metadata: sa.MetaData, name: str, entity: Entity) -> sa.Table:
         if col.type == "enum":
             constraints.append(
                 sa.CheckConstraint(
-                    f"{cname} IN ({_quote_list(col.values or [])})", name=f"{cname}_enum"
+                    f"{qs(cname)} IN ({_quote_list(col.values or [])})", name=f"{cname}_enum"
                 )
             )
         if col.check:

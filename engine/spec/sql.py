@@ -83,6 +83,15 @@ def parse_one_statement(sql: str) -> exp.Expression:
             f"only SELECT/INSERT/UPDATE/DELETE are allowed; DDL, ATTACH, PRAGMA and "
             f"transaction statements are not (got {word})"
         )
+    for table in stmt.find_all(exp.Table):
+        if table.args.get("db") is not None or table.args.get("catalog") is not None:
+            raise ValueError(
+                f"{table.sql(dialect=DIALECT)}: name tables without a schema (a tool sees "
+                "only the world's tables)"
+            )
+    for fn in stmt.find_all(exp.Anonymous):
+        if str(fn.this).lower().startswith("pragma_"):
+            raise ValueError(f"{str(fn.this).lower()}(): PRAGMA functions are not allowed")
     return stmt
 
 

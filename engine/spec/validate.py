@@ -33,7 +33,7 @@ from engine.spec.source import read_spec_data
 from engine.spec.textcheck import pattern_problem, template_problem
 from engine.spec.validate_sql import Errors, check_sql, jpath
 
-BIND_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+BIND_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 _TYPE_GROUP = {"string": "text", "text": "text", "enum": "text"}  # FK-compatible types
 _PARAM_COLUMN_TYPES = {
     "string": {"string", "text", "enum", "date", "datetime"},

@@ -35,7 +35,7 @@ __all__ = [
     "structured_result",
 ]
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 STRICT_KEYWORDS = {"type", "enum", "items", "properties", "required"}
 STRICT_KEYWORDS |= {"additionalProperties", "description", "anyOf"}
 

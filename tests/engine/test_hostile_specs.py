@@ -55,6 +55,13 @@ def _hint(**hint: Any) -> Callable[[Spec], None]:
     return edit
 
 
+def _rename_tool(new: str) -> Callable[[Spec], None]:
+    def edit(d: Spec) -> None:
+        d["tools"][new] = d["tools"].pop("get_customer")
+
+    return edit
+
+
 CASES: dict[str, tuple[Callable[[Spec], None], str]] = {
     # the wall clock and the host's timezone (item 6)
     "date() reads the clock": (_result("SELECT date() AS d"), "tools.hostile"),
@@ -92,6 +99,13 @@ CASES: dict[str, tuple[Callable[[Spec], None], str]] = {
         _error("Customer {customer_id:>100000000} not found."),
         "tools.get_customer.preconditions[0].error",
     ),
+    # names and schemas (item 12)
+    "pragma_table_info()": (
+        _result("SELECT name FROM pragma_table_info('customers')"),
+        "tools.hostile",
+    ),
+    "main.customers": (_result("SELECT name FROM main.customers"), "tools.hostile"),
+    "tool name with a newline": (_rename_tool("get_customer\n"), "tools[\"get_customer"),
     # Faker hints (item 8)
     "Faker seed()": (_hint(provider="seed"), "entities.customers.columns.name.faker.provider"),
     "Faker add_provider": (
@@ -128,7 +142,7 @@ def test_hostile_spec_is_rejected_in_one_line(kind: str) -> None:
 
 
 def test_the_corpus_is_large() -> None:
-    assert len(CASES) >= 28
+    assert len(CASES) >= 31
 
 
 def test_a_format_spec_in_a_message_is_never_expanded_at_run_time() -> None:
@@ -185,3 +199,12 @@ def test_deep_nesting_is_one_line(tmp_path) -> None:
     path.write_text('{"name": "deep", "x": ' + "[" * 20000 + "]" * 20000 + "}")
     with pytest.raises(SpecError, match="nested too deeply"):
         load_spec(path)
+
+
+def test_an_enum_column_named_by_a_keyword_works() -> None:
+    """Item 12: ``order`` or ``from`` as an enum column name is quoted in its CHECK."""
+    data = copy.deepcopy(load_tiny_spec().to_dict())
+    cols = data["entities"]["orders"]["columns"]
+    cols["from"] = {"type": "enum", "values": ["web", "phone"], "default": "web"}
+    spec = load_spec(data)
+    assert "from" in spec.entities["orders"].columns
