@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 SCHEMA = "world"
 UNDO_LIMIT = 256  # logged rows up to which a reset undoes in place instead of deserializing
+PATCH_LIMIT = 1 << 40  # a start patch's rows are always undone in place (O(patch rows))
 _LOCK = threading.Lock()
 
 
@@ -61,7 +62,7 @@ class _Shared:
         self.layout, self.checks = plan_checks(self.spec)
         self.call_steps = call_steps(sum(world.row_counts.values()))
         self.tools: dict[str, PreparedTool] = {}
-        self.starts: dict[str, tuple[str, bytes]] = {}  # task id -> (patch digest, bytes)
+        self.patches: dict[str, list[tuple[str, list[Any]]]] = {}  # patch digest -> statements
         self.digests: dict[int, tuple[Task, str]] = {}
         self.hash_sql = []
         for table in sorted(self.spec.entities):
@@ -82,9 +83,9 @@ class _Shared:
             self.tools[name] = pt
         return pt
 
-    def start_bytes(self, task: Task) -> bytes:
-        if not task.start_patch:
-            return self.base
+    def start_patch(self, task: Task) -> tuple[str, list[tuple[str, list[Any]]]]:
+        """``task``'s start patch as (digest, statements): built once per patch, kept for a
+        bounded number of patches (O(patch rows) each; never a copy of the database)."""
         memo = self.digests.get(id(task))
         if memo is None or memo[0] is not task:
             blob = json.dumps(
@@ -94,14 +95,13 @@ class _Shared:
             if len(self.digests) > 4096:
                 self.digests.clear()
             self.digests[id(task)] = memo
-        hit = self.starts.get(task.id)
-        if hit is not None and hit[0] == memo[1]:
-            return hit[1]
-        data = apply_patch(
-            self.spec, self.base, task.start_patch, self.log, label=f"task {task.id}"
-        )
-        self.starts[task.id] = (memo[1], data)
-        return data
+        stmts = self.patches.get(memo[1])
+        if stmts is None:
+            stmts = patch_statements(self.spec, task.start_patch, f"task {task.id}")
+            if len(self.patches) > 1024:
+                self.patches.clear()
+            self.patches[memo[1]] = stmts
+        return memo[1], stmts
 
 
 def shared_state(world: World) -> _Shared:
@@ -113,47 +113,74 @@ def shared_state(world: World) -> _Shared:
             if shared is None or shared.spec is not world.spec:
                 shared = _Shared(world)
                 world._scaleenv_shared = shared  # type: ignore[attr-defined]
-                world._start_cache = shared.starts  # type: ignore[attr-defined]
     return shared
+
+
+def patch_statements(
+    spec: DomainSpec, patch: list[RowChange], label: str = "patch"
+) -> list[tuple[str, list[Any]]]:
+    """``patch`` as SQL: upsert each ``after`` row, delete each row whose after is None."""
+    out: list[tuple[str, list[Any]]] = []
+    for i, ch in enumerate(patch):
+        entity = spec.entities.get(ch.table)
+        if entity is None:
+            raise TaskError(f"{label}: start_patch[{i}] names unknown table {ch.table!r}")
+        if ch.after is None:
+            where = " AND ".join(f"{q(k)} IS ?" for k in ch.key)
+            out.append((f"DELETE FROM {q(ch.table)} WHERE {where}", list(ch.key.values())))
+            continue
+        row = {**ch.key, **ch.after}
+        cols = ", ".join(q(c) for c in row)
+        marks = ", ".join("?" for _ in row)
+        pk = entity.primary_key
+        upsert = ""
+        if pk and set(pk) <= set(row):
+            sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in row if c not in pk)
+            upsert = f" ON CONFLICT ({', '.join(q(c) for c in pk)}) DO " + (
+                f"UPDATE SET {sets}" if sets else "NOTHING"
+            )
+        sql = f"INSERT INTO {q(ch.table)} ({cols}) VALUES ({marks}){upsert}"
+        out.append((sql, list(row.values())))
+    return out
+
+
+def run_patch(
+    conn: sqlite3.Connection,
+    stmts: list[tuple[str, list[Any]]],
+    patch: list[RowChange],
+    label: str = "patch",
+) -> None:
+    """Apply ``stmts`` (from ``patch_statements``) in one transaction, foreign keys checked
+    at commit (deferred: the patch's row order does not matter), in O(patch rows); on any
+    error nothing is applied and a ``TaskError`` names the change."""
+    conn.execute("BEGIN")
+    try:
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        for i, (sql, params) in enumerate(stmts):
+            try:
+                conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                ch = patch[i]
+                raise TaskError(f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}") from exc
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            raise TaskError(f"{label}: start state breaks foreign keys ({exc})") from exc
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
 
 def apply_patch(
     spec: DomainSpec, data: bytes, patch: list[RowChange], log: ChangeLog, label: str = "patch"
 ) -> bytes:
-    """``data`` with ``patch`` applied (upsert ``after`` rows, delete rows whose after is None)."""
+    """``data`` with ``patch`` applied, as new bytes (a full copy: for building worlds, not
+    for resets, which patch the session in place)."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         conn.deserialize(data)
-        conn.execute("BEGIN")
-        for i, ch in enumerate(patch):
-            entity = spec.entities.get(ch.table)
-            if entity is None:
-                raise TaskError(f"{label}: start_patch[{i}] names unknown table {ch.table!r}")
-            try:
-                if ch.after is None:
-                    where = " AND ".join(f"{q(k)} IS ?" for k in ch.key)
-                    conn.execute(f"DELETE FROM {q(ch.table)} WHERE {where}", list(ch.key.values()))
-                    continue
-                row = {**ch.key, **ch.after}
-                cols = ", ".join(q(c) for c in row)
-                marks = ", ".join("?" for _ in row)
-                pk = entity.primary_key
-                upsert = ""
-                if pk and set(pk) <= set(row):
-                    sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in row if c not in pk)
-                    upsert = f" ON CONFLICT ({', '.join(q(c) for c in pk)}) DO " + (
-                        f"UPDATE SET {sets}" if sets else "NOTHING"
-                    )
-                conn.execute(
-                    f"INSERT INTO {q(ch.table)} ({cols}) VALUES ({marks}){upsert}",
-                    list(row.values()),
-                )
-            except sqlite3.Error as exc:
-                raise TaskError(f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}") from exc
-        bad = conn.execute("PRAGMA foreign_key_check").fetchall()
-        if bad:
-            raise TaskError(f"{label}: start state breaks foreign keys: {bad[:3]}")
-        conn.execute("COMMIT")
+        conn.execute("PRAGMA foreign_keys = ON")
+        run_patch(conn, patch_statements(spec, patch, label), patch, label)
         log.clear(conn)
         return conn.serialize()
     finally:
@@ -199,6 +226,9 @@ class Session:
         self.conn = conn
         self.task: Task | None = None
         self._origin: bytes | None = None  # the state the changelog counts from, if known
+        # a task's start state, applied in place on ``_origin``: (patch digest, the patch's
+        # logged rows, with which an undo goes on from the start state back to ``_origin``)
+        self._start: tuple[str, list[tuple[str, list[tuple]]]] | None = None
         self.done = False
         self._calls: list[tuple[str, dict[str, Any], ToolResult]] = []
         self._history: list[tuple[Action, ToolResult]] = []
@@ -209,16 +239,38 @@ class Session:
     def _load(self, data: bytes) -> None:
         self.guard.internal()
         rollback(self.conn)
+        self._start = None
         self.conn.deserialize(data, name=SCHEMA)
 
-    def _undo(self, target: bytes) -> bool:
-        """Go back to ``target`` in place, when the changelog counts from it and is short."""
-        if self._origin is not target:
-            return False
+    def _undo_log(self) -> bool:
+        """Undo the changelog in place (back to the state it counts from) when it is short."""
         self.guard.internal()
         rollback(self.conn)
         undo = self._shared.undo
         return undo.prepare(self.conn, SCHEMA) and undo.run(self.conn, UNDO_LIMIT)
+
+    def _undo(self, target: bytes) -> bool:
+        """Go back to ``target`` in place, when the changelog counts from it (through a task's
+        start patch, if one was applied) and is short: O(changes + patch rows)."""
+        if self._origin is not target or not self._undo_log():
+            return False
+        if self._start is not None:
+            undo = self._shared.undo
+            undo.put_back(self.conn, self._start[1])
+            if not undo.run(self.conn, PATCH_LIMIT):
+                return False  # the caller deserializes ``target``
+            self._start = None
+        return True
+
+    def _enter_start(self, task: Task) -> None:
+        """Apply ``task``'s start patch in place on the base state (O(patch rows)) and make
+        the result the state ``changes()`` counts from."""
+        key, stmts = self._shared.start_patch(task)
+        self.guard.internal()
+        run_patch(self.conn, stmts, task.start_patch, f"task {task.id}")
+        undo = self._shared.undo
+        self._start = (key, undo.saved(self.conn))
+        self._shared.log.clear(self.conn)
 
     def reset(self, task: Task | None = None) -> None:
         """Back to the world's initial state, or to ``task``'s start state (base + patch)."""
@@ -230,10 +282,19 @@ class Session:
             self._busy.release()
 
     def _reset(self, task: Task | None) -> None:
-        target = self._shared.base if task is None else self._shared.start_bytes(task)
-        if not self._undo(target):
-            self._load(target)
-            self._origin = target
+        base = self._shared.base
+        start = self._start
+        if task is not None and task.start_patch:
+            key = self._shared.start_patch(task)[0]
+            same = start is not None and start[0] == key and self._origin is base
+            if not (same and self._undo_log()):
+                if not self._undo(base):
+                    self._load(base)
+                    self._origin = base
+                self._enter_start(task)
+        elif not self._undo(base):
+            self._load(base)
+            self._origin = base
         self.task = task
         self.done = False
         self._calls.clear()
@@ -265,6 +326,7 @@ class Session:
         other = Session(self.world, _data=self.snapshot())
         other.task, other.done = self.task, self.done
         other._origin = self._origin  # the copied changelog counts from the same state
+        other._start = self._start  # read-only: shared
         other._calls = list(self._calls)
         return other
 

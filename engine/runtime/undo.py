@@ -79,6 +79,22 @@ class Undo:
         self.acting: tuple[frozenset[str], frozenset[str]] | None = None  # see prepare
         self.undoable = False
         self.undo_sql = {t: undo_statements(t, e) for t, e in spec.entities.items()}
+        self.save_sql = {t: f"/*scaleenv:undo*/ SELECT * FROM {q(undo_table(t))}" for t in tables}
+        self.put_sql = {
+            t: f"/*scaleenv:undo*/ INSERT INTO {q(undo_table(t))} VALUES "
+            f"({', '.join('?' for _ in range(len(spec.entities[t].columns) + 2))})"
+            for t in tables
+        }
+
+    def saved(self, conn: sqlite3.Connection) -> list[tuple[str, list[tuple]]]:
+        """The logged rows, per touched table: what ``put_back`` needs to undo them later
+        (after the log was cleared and other changes were undone)."""
+        return [(t, conn.execute(self.save_sql[t]).fetchall()) for t in self.log.touched(conn)]
+
+    def put_back(self, conn: sqlite3.Connection, saved: list[tuple[str, list[tuple]]]) -> None:
+        """Log ``saved`` rows again (the log must be empty): the next ``run`` undoes them."""
+        for t, rows in saved:
+            conn.executemany(self.put_sql[t], rows)
 
     def prepare(self, conn: sqlite3.Connection, schema: str) -> bool:
         """Whether ``undo`` can work on this database (once per world): no AUTOINCREMENT
