@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.world import World
@@ -99,7 +100,7 @@ def run_demo(
     first = results[0]
     world = World.load(Path(out) / f"{first.domain}-{seed}")
     task = world.task(first.task_id)
-    console.print(f"[bold]{task.id}[/bold] ({task.difficulty}): {task.instruction}")
+    console.print(f"[bold]{escape(task.id)}[/bold] ({task.difficulty}): {escape(task.instruction)}")
     for a in task.gold_actions:
-        console.print(f"  → {a.tool}({a.args})")
+        console.print(escape(f"  → {a.tool}({a.args})"))  # data: printed as written
     return results

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.world import TASKS_FILE, World, read_world_files, write_world
@@ -123,13 +124,13 @@ def print_report(rep: dict[str, Any], out: Console, explain: bool = False) -> No
         t.add_row("checked", str(aud.get("checked", 0)))
         t.add_row("passed (shipped)", str(aud.get("passed", 0)))
         for code, count in aud.get("rejected", {}).items():
-            t.add_row(f"rejected: {code}", f"[red]{count}[/red]")
+            t.add_row(escape(f"rejected: {code}"), f"[red]{count}[/red]")
         out.print(t)
     if explain and rep.get("explain"):
         t = Table("write tool", "covered, or why not", title="write-tool coverage explained")
         for name, why in rep["explain"].items():
             colour = "green" if why.startswith("covered") else "yellow"
-            t.add_row(name, f"[{colour}]{why}[/{colour}]")
+            t.add_row(escape(name), f"[{colour}]{escape(why)}[/{colour}]")  # data, not markup
         out.print(t)
     for key, title in (
         ("rejections", "rejected candidates by rule"),
@@ -143,7 +144,7 @@ def print_report(rep: dict[str, Any], out: Console, explain: bool = False) -> No
         if key == "verification":
             t.add_row("ok", str(block.get("ok", 0)))
         for reason, count in rows.items():
-            t.add_row(reason, str(count))
+            t.add_row(escape(reason), str(count))
         if not rows and key == "rejections":
             t.add_row("none", "0")
         out.print(t)
