@@ -274,7 +274,7 @@ def _array_plan(plan: T.TablePlan, f, taken: set[str], report: CompileReport) ->
         return None
     for c in cols:
         c.writable = False
-    return T.ArrayPlan(table=table, field_name=snake(f.name), fk=fk, columns=cols)
+    return T.ArrayPlan(table=table, field_name=column_name(f.name), fk=fk, columns=cols)
 
 
 def _entity(plan: T.TablePlan, depth: int) -> dict[str, Any]:
