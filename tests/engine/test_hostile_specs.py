@@ -62,6 +62,21 @@ def _rename_tool(new: str) -> Callable[[Spec], None]:
     return edit
 
 
+def _effect(sql: str) -> Callable[[Spec], None]:
+    def edit(d: Spec) -> None:
+        d["tools"]["get_customer"]["effects"] = [{"sql": sql}]
+        d["tools"]["get_customer"]["writes"] = ["customers"]
+
+    return edit
+
+
+def _let(sql: str) -> Callable[[Spec], None]:
+    def edit(d: Spec) -> None:
+        d["tools"]["get_customer"]["let"] = {"today": sql}
+
+    return edit
+
+
 CASES: dict[str, tuple[Callable[[Spec], None], str]] = {
     # the wall clock and the host's timezone (item 6)
     "date() reads the clock": (_result("SELECT date() AS d"), "tools.hostile"),
@@ -99,13 +114,33 @@ CASES: dict[str, tuple[Callable[[Spec], None], str]] = {
         _error("Customer {customer_id:>100000000} not found."),
         "tools.get_customer.preconditions[0].error",
     ),
+    "let reads the clock": (_let("SELECT date('now')"), "tools.get_customer.let"),
+    "precondition reads the timezone": (
+        _precondition("SELECT datetime(:now, 'utc') IS NOT NULL"),
+        "tools.get_customer.preconditions",
+    ),
+    # SQL that reaches beyond what the tool declares
+    "reads sqlite_master": (_result("SELECT name FROM sqlite_master"), "tools.hostile"),
+    "unknown table": (_result("SELECT x FROM secrets"), "tools.hostile"),
+    "unknown column": (_result("SELECT password FROM customers"), "tools.hostile"),
+    "unknown bind": (
+        _result("SELECT name FROM customers WHERE customer_id = :who"),
+        "tools.hostile",
+    ),
+    "write in a result query": (
+        _result("DELETE FROM customers RETURNING customer_id"),
+        "tools.hostile",
+    ),
+    "effect writes an undeclared table": (_effect("DELETE FROM payments"), "tools.get_customer"),
+    "effect runs DDL": (_effect("CREATE TABLE evil (x)"), "tools.get_customer"),
+    "effect detaches": (_effect("DETACH DATABASE world"), "tools.get_customer"),
     # names and schemas (item 12)
     "pragma_table_info()": (
         _result("SELECT name FROM pragma_table_info('customers')"),
         "tools.hostile",
     ),
     "main.customers": (_result("SELECT name FROM main.customers"), "tools.hostile"),
-    "tool name with a newline": (_rename_tool("get_customer\n"), "tools[\"get_customer"),
+    "tool name with a newline": (_rename_tool("get_customer\n"), 'tools["get_customer'),
     # Faker hints (item 8)
     "Faker seed()": (_hint(provider="seed"), "entities.customers.columns.name.faker.provider"),
     "Faker add_provider": (
@@ -142,7 +177,7 @@ def test_hostile_spec_is_rejected_in_one_line(kind: str) -> None:
 
 
 def test_the_corpus_is_large() -> None:
-    assert len(CASES) >= 31
+    assert len(CASES) >= 40
 
 
 def test_a_format_spec_in_a_message_is_never_expanded_at_run_time() -> None:
