@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from engine.errors import TaskError
 from engine.world import TASKS_FILE, World, read_world_files, write_world
 from synth.tasks.generate import TaskSet, generate_tasks
 from synth.tasks.quality import quality_report
@@ -24,6 +25,8 @@ def generate_into(world_dir: str | Path, n: int, seed: int, progress: bool = Fal
     ``progress`` shows a transient bar on stderr while tasks are sampled."""
     from synth.graph import GRAPH_FILE, graph_to_json, load_world_graph
 
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:  # 0 would empty tasks.jsonl
+        raise TaskError(f"{world_dir}: the number of tasks must be >= 1, got {n!r}")
     manifest, files = read_world_files(world_dir)
     world = World.load(world_dir)
     graph = load_world_graph(world)

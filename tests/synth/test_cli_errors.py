@@ -187,3 +187,15 @@ def test_build_world_takes_a_curated_name() -> None:
     assert build_world("tiny_shop", rows=40, proctest=False).spec.name == "tiny_shop"
     with pytest.raises(UnknownDomainError):
         build_world("no_such_domain")
+
+
+def test_generate_into_refuses_zero_tasks(tiny_world: Path, tmp_path: Path) -> None:
+    from synth.tasks.io import generate_into
+
+    w = tmp_path / "w"
+    shutil.copytree(tiny_world, w)
+    before = (w / "tasks.jsonl").read_bytes()
+    for n in (0, -5):
+        with pytest.raises(TaskError, match=">= 1"):
+            generate_into(w, n, 0)
+    assert (w / "tasks.jsonl").read_bytes() == before and before
