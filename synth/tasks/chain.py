@@ -19,8 +19,9 @@ from typing import Any
 from engine.runtime.call import ToolResult
 from engine.spec.task import RowChange
 from synth.tasks.context import Ctx, field_values, meaningful_result, same
-from synth.tasks.domain import fetch_row, foreign_args
+from synth.tasks.domain import fetch_row
 from synth.tasks.draw import NoCandidates, _row_of, draw_args
+from synth.tasks.ownership import foreign_args
 
 Accept = Callable[[ToolResult, list[RowChange], list[str]], bool]
 

@@ -20,7 +20,8 @@ from engine.spec.models import PolicyRule
 from engine.spec.task import RowChange
 from engine.world import World
 from synth.tasks.args import FreeValues, ParamSource, analyze_params
-from synth.tasks.domain import TAG, SchemaInfo, all_keys, owners_of, related
+from synth.tasks.domain import TAG, SchemaInfo, all_keys, related
+from synth.tasks.ownership import owners_of
 
 
 class Ctx:

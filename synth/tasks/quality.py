@@ -132,3 +132,32 @@ def quality_report(
         finally:
             s.close()
     return report
+
+
+def explain(ctx: Any, report: dict[str, Any], why: dict[str, Counter]) -> dict[str, str]:
+    """Per write tool of the spec: covered by how many tasks, or the concrete reason not."""
+    used = report.get("write_tools", {})
+    out: dict[str, str] = {}
+    for name, t in sorted(ctx.spec.tools.items()):
+        if t.read_only:
+            continue
+        if t.quarantined:
+            out[name] = f"not covered: quarantined by procedural testing ({t.quarantined[:120]})"
+        elif name not in ctx.tools:
+            out[name] = (
+                "not covered: a staff tool (audience staff), never a customer request"
+                if ctx.info.audience(name) == "staff"
+                else "not covered: not in the tool graph"
+            )
+        elif used.get(name):
+            out[name] = f"covered by {used[name]} tasks"
+        else:
+            top = why.get(name, Counter()).most_common(1)
+            out[name] = "not covered: " + (
+                top[0][0]
+                if top
+                else "its seed candidates failed verification"
+                if name in why
+                else "not reached (fewer tasks than write tools)"
+            )
+    return out

@@ -15,7 +15,8 @@ from typing import Any
 from engine.spec.task import UserProfile
 from synth.tasks.chain import Call
 from synth.tasks.context import Ctx
-from synth.tasks.domain import count_matching, fetch_row
+from synth.tasks.domain import fetch_row
+from synth.tasks.ownership import count_matching
 
 
 def words(name: str) -> str:

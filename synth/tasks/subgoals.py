@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from engine.reward.match import normalize_answer
-from engine.spec.models import Column, PolicyRule
+from engine.spec.models import Column
 from synth.tasks.chain import Call, arg_options, describe_facts, resolve, sample_call
 from synth.tasks.context import Ctx, field_values, meaningful_result
-from synth.tasks.draft import Draft, current, prepare
+from synth.tasks.draft import Draft, current
+from synth.tasks.refusal import try_refusal
 from synth.tasks.render import Ambiguous, describe, fmt, request, words
 from synth.tasks.start import StartBuilder
 
@@ -313,143 +313,6 @@ def _subject(ctx: Ctx, tool: str, args: dict[str, Any], of: str) -> str | None:
                     )
                 rest = [f"{words(k)} {fmt(x)}" for k, x in args.items() if k != name]
                 return text + (f" ({', '.join(rest)})" if rest else "")
-    return None
-
-
-def key_phrase(rule: PolicyRule) -> str | None:
-    """The words of the rule's name that its explanation repeats ('30 days', 'basic
-    economy'): what an agent that explains the refusal will say."""
-    tokens = [t for t in rule.name.split("_") if t]
-    text = " " + normalize_answer(rule.explanation) + " "
-    best = None
-    for i in range(len(tokens)):
-        for j in range(i + 2, len(tokens) + 1):
-            phrase = " ".join(tokens[i:j])
-            if f" {normalize_answer(phrase)} " in text and (
-                best is None or len(phrase) > len(best)
-            ):
-                best = phrase
-    return best
-
-
-def try_refusal(ctx: Ctx, sb: StartBuilder, d: Draft) -> bool:
-    rules = [r for r in ctx.spec.policy_rules if r.tool in ctx.tools]
-    d.rng.shuffle(rules)
-    for rule in rules[:3]:
-        cur = current(ctx, d)
-        if cur is None:
-            return False
-
-        def acc(res: Any, ch: Any, bad: list[str], rule: PolicyRule = rule) -> bool:
-            return res.ok and rule.name in bad and ctx.meaningful(ch)
-
-        call = sample_call(
-            ctx, cur, rule.tool, d.rng, user=d.user, seek=rule.name, accept=acc, tries=8
-        )
-        if call is None:
-            call = _prepared_refusal(ctx, sb, d, rule, acc)
-        if call is None:
-            continue
-        rows = _named_rows(ctx, call.tool, call.args)
-        if any(
-            g.get("forbidden", {}).get("tool") == call.tool
-            and _named_rows(ctx, call.tool, g["forbidden"]["args"]) == rows
-            for g in d.subgoals
-        ):
-            continue  # the same refusal twice (another reason for one cancellation)
-        ctx.at(current(ctx, d) or cur)
-        phrase = key_phrase(rule)
-        ctx.pending = []
-        try:
-            text = f"I would also like to {request(ctx, ctx.conn, call)}."
-        except Ambiguous:
-            continue
-        d.subgoals.append(
-            {
-                "kind": "refusal",
-                "tool": rule.tool,
-                "rule": rule.name,
-                "explanation": rule.explanation,
-                "forbidden": {"tool": call.tool, "args": call.args},
-                "answers": [phrase] if phrase else [],
-                "steps": [],
-                "description": text,
-                "mentions": list(ctx.pending),
-            }
-        )
-        return True
-    return False
-
-
-def _named_rows(ctx: Ctx, tool: str, args: dict[str, Any]) -> list[str]:
-    """The rows a call names by key (its target), as comparable text."""
-    out = []
-    for name, v in sorted(args.items()):
-        ref = ctx.sources[tool][name].ref
-        if ref and ctx.info.is_id_ref(ref):
-            out.append(f"{ref}={v!r}")
-    return out
-
-
-def _prepared_refusal(
-    ctx: Ctx, sb: StartBuilder, d: Draft, rule: PolicyRule, acc: Any
-) -> Call | None:
-    """Make the rule apply by editing a column it tests on one of the user's rows (an order
-    placed long ago), trying the edit on a scratch copy first."""
-    from synth.seed.repair import columns_in
-    from synth.tasks.draw import primary_param
-
-    pname = primary_param(ctx, rule.tool)
-    if pname is None:
-        return None
-    ref = ctx.sources[rule.tool][pname].ref or ""
-    table, _, col = ref.partition(".")
-    if ctx.info.pk(table) != [col]:
-        return None
-    cols = [c for c in sorted(columns_in(rule.violated)) if c in ctx.spec.entities[table].columns]
-    utable = ctx.info.user_table
-    cands = [
-        v
-        for v, _n, _via in ctx.related(utable, {ctx.info.pk(utable)[0]: d.user}, ref)
-        if v not in ctx.excluded.get(ref, ()) and ctx.owners(ref, v) in (set(), {d.user})
-    ][:4]
-    used = {repr(s.primary) for s in d.writes}
-    for v in cands:
-        key = {col: v}
-        if repr((table, key)) in used:
-            continue
-        scratch = sb.open(d.start)
-        try:
-            edits = sb.mutations(scratch.conn, table, key, cols, d.rng)[:6]
-            for c, value in edits:
-                trial = sb.open(d.start)
-                try:
-                    if not sb.set_column(trial, table, key, c, value):
-                        continue
-                    start = trial.conn.serialize()
-                finally:
-                    trial.close()
-                probe = Draft(
-                    d.index, d.rng, d.level, d.user, d.group, d.patch, start, d.facts, list(d.steps)
-                )
-                cur = current(ctx, probe)
-                if cur is None:
-                    continue
-                call = sample_call(
-                    ctx,
-                    cur,
-                    rule.tool,
-                    d.rng,
-                    user=d.user,
-                    primary=v,
-                    seek=rule.name,
-                    accept=acc,
-                    tries=4,
-                )
-                if call is not None and prepare(ctx, sb, d, table, key, c, value):
-                    return call
-        finally:
-            scratch.close()
     return None
 
 

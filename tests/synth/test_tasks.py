@@ -350,7 +350,7 @@ def test_patterns_and_key_phrases(world):
 
     from synth.tasks.args import from_pattern
     from synth.tasks.start import pattern_of
-    from synth.tasks.subgoals import key_phrase
+    from synth.tasks.refusal import key_phrase
 
     rng = random.Random(0)
     for pat in (r"^\d{5}$", r"^[A-Z]{2}$", r"^HAT\d{3}$", r"^\dW\d{7}$"):

@@ -13,7 +13,8 @@ from synth.audit import Auditor, AuditSchema, audit_tasks
 from synth.audit.checks import connect, mention_rows
 from synth.build import build_world
 from synth.tasks import generate_tasks
-from synth.tasks.domain import SchemaInfo, owners_of
+from synth.tasks.domain import SchemaInfo
+from synth.tasks.ownership import owners_of
 
 N = 30
 DOMAINS = ("car_rental", "vet_clinic")
