@@ -76,6 +76,14 @@ def test_ticketing_openapi31_json() -> None:
     assert tools["publishEvent"] == "publish_event"  # publish -> on_sale
     assert tools["rescheduleEvent"] == "reschedule_event"  # request field starts_at
     assert "starts_at" in spec.tools["reschedule_event"].params
+    # deletes cascade under the item, unless the document asks for an empty one
+    delete_event = spec.tools["delete_event"]
+    assert [e.sql.split(" WHERE")[0] for e in delete_event.effects] == [
+        "DELETE FROM tickets",
+        "DELETE FROM event_price_tiers",
+        "DELETE FROM events",
+    ]
+    assert any("NOT EXISTS" in p.check for p in spec.tools["delete_venue"].preconditions)
     tickets = spec.entities["tickets"].columns
     assert tickets["seat"].nullable and tickets["status"].values == ["issued", "checked_in", "void"]
     assert spec.entities["events"].columns["event_id"].primary_key
@@ -193,6 +201,11 @@ def test_google_singletons_and_transitions() -> None:
     spec, rep = compile_google("file")
     tools = _tools(rep)
     assert tools["file.projects.locations.instances.list"] == "list_instances"
+    # AIP-135: a force parameter makes the cascade opt-in
+    delete = spec.tools["delete_instance"]
+    assert delete.params["force"].required is False
+    assert any("COALESCE(:force, 0)" in p.check for p in delete.preconditions)
+    assert "DELETE FROM snapshots" in delete.effects[0].sql
     assert rep.crud()[0] == rep.crud()[1]
 
 
