@@ -80,6 +80,14 @@ def report_world(world_dir: str | Path, seed: int | None = None) -> dict[str, An
         "ok": len(tasks) - sum(problems.values()),
         "problems": dict(sorted(problems.items())),
     }
+    from synth.audit import audit_tasks
+
+    aud = audit_tasks(world, tasks)  # the independent auditor on what is stored
+    report["audit"] = {
+        "checked": aud["tasks"],
+        "passed": aud["passed"],
+        "rejected": {k: v for k, v in aud["failed_by_check"].items() if v},
+    }
     return report
 
 

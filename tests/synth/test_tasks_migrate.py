@@ -28,6 +28,7 @@ def test_report_after_migration_adding_columns(tmp_path: Path, domains_dir: Path
     assert "gift_note" in world.spec.entities["orders"].columns
     rep = report_world(out)
     assert rep["verification"] == {"ok": 8, "problems": {}}
+    assert rep["audit"] == {"checked": 8, "passed": 8, "rejected": {}}
     assert rep["policies"]["gold"] == 1.0 and rep["policies"]["empty"] == 0.0
     # a stored diff that really differs (another value of an old column) is still refused
     t = world.tasks[0]
