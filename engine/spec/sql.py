@@ -174,11 +174,11 @@ def nondeterminism(expr: exp.Expression) -> list[str]:
         name = str(fn.this).lower()
         if name in _BANNED_FUNCS or (name in _TIME_FUNCS and not fn.expressions):
             out.append(fn.sql(dialect=DIALECT))
-    for fn in expr.find_all(exp.Func):
-        text = fn.sql(dialect=DIALECT)
+    for call in expr.find_all(exp.Func):
+        text = call.sql(dialect=DIALECT)
         if text.split("(", 1)[0].strip().lower() not in _TIME_FUNCS or text in out:
             continue
-        if text.rstrip().endswith("()") or _reads_clock(fn):
+        if text.rstrip().endswith("()") or _reads_clock(call):
             out.append(text)
     return out
 
@@ -204,7 +204,7 @@ def _reads_clock(fn: exp.Func) -> bool:
         if isinstance(node, exp.Literal) and node.is_string:
             if any(w in node.this.strip().lower() for w in _CLOCK_WORDS):
                 return True
-        elif isinstance(node, exp.Func | exp.DPipe) and _constant(node):
+        elif isinstance(node, exp.Func | exp.DPipe) and _constant(node):  # type: ignore[arg-type]
             value = _constant_value(node.sql(dialect=DIALECT))
             if value is None or any(w in value.strip().lower() for w in _CLOCK_WORDS):
                 return True

@@ -12,7 +12,8 @@ import re
 import sqlite3
 import string
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlglot import exp
 
@@ -394,7 +395,7 @@ def check_sql(spec: DomainSpec, errors: Errors) -> None:
 
 
 def _unlinked_scope(
-    expr: exp.Expression, scope: dict[str, tuple[str, ...]], source: str, schema: dict
+    expr: exp.Expression, scope: dict[str, tuple[str, ...]], source: str, schema: Mapping[str, Any]
 ) -> tuple[str, str] | None:
     """A scope column (of a table other than the key's) that no chain of ``a = b``
     comparisons in the query ties to the key's column: a change there cannot be mapped to
