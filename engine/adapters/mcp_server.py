@@ -153,9 +153,19 @@ class MCPWorld:
     # ---- transports ------------------------------------------------------------------------
     def http_app(self, idle_timeout: float = 300.0, max_sessions: int = 4096) -> Any:
         """A Starlette app serving streamable HTTP at ``/mcp`` for loopback clients;
-        sessions idle for ``idle_timeout`` seconds are closed (and scored)."""
+        sessions idle for ``idle_timeout`` seconds are closed (and scored). ``/status``
+        tells the open and served episode counts (leak checks)."""
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def status(request: Any) -> JSONResponse:
+            return JSONResponse({"live": self.live, "opened": self.opened})
+
         return self.server.streamable_http_app(
-            host="127.0.0.1", session_idle_timeout=idle_timeout, max_sessions=max_sessions
+            host="127.0.0.1",
+            session_idle_timeout=idle_timeout,
+            max_sessions=max_sessions,
+            custom_starlette_routes=[Route("/status", status)],
         )
 
     async def run_stdio(self) -> None:

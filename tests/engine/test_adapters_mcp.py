@@ -5,16 +5,17 @@ each get their own episode, and none is left open after the clients close."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import sys
-import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("mcp")
 import anyio  # noqa: E402
-import uvicorn  # noqa: E402
 from mcp import Client, StdioServerParameters  # noqa: E402
 
 from engine import World  # noqa: E402
@@ -22,6 +23,7 @@ from engine.adapters.mcp_server import MCPWorld  # noqa: E402
 from synth.build import build_world  # noqa: E402
 
 SESSIONS = 200
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def test_stdio_gold_episode_scores_like_a_direct_session(world_dir, tmp_path):
         command=sys.executable,
         args=["-m", "engine.adapters.mcp_server", str(world_dir), "--task", task.id,
               "--results", str(results)],
-        cwd=str(Path(__file__).resolve().parents[2]),
+        cwd=str(ROOT),
     )  # fmt: skip
     ours = MCPWorld(world, task.id).tool_defs
 
@@ -74,17 +76,30 @@ def test_stdio_gold_episode_scores_like_a_direct_session(world_dir, tmp_path):
     assert row == {"task_id": task.id, "reward": _direct(world, task), "passed": True}
 
 
-def _serve(app: MCPWorld) -> tuple[uvicorn.Server, int]:
-    config = uvicorn.Config(
-        app.http_app(idle_timeout=60), host="127.0.0.1", port=0, log_level="error"
-    )
-    server = uvicorn.Server(config)
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the HTTP server did not start"
-        time.sleep(0.02)
-    return server, server.servers[0].sockets[0].getsockname()[1]
+def _serve(world_dir: Path, task_id: str) -> tuple[subprocess.Popen, int]:
+    """The HTTP server in its own process (its own interpreter lock), on a free port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.adapters.mcp_server", str(world_dir), "--task", task_id,
+         "--http", "--port", str(port), "--idle-timeout", "60"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            _status(port)
+            return proc, port
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the HTTP server did not start"
+            time.sleep(0.1)
+
+
+def _status(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as resp:
+        return json.loads(resp.read())
 
 
 @pytest.mark.slow
@@ -92,10 +107,9 @@ def test_http_200_concurrent_sessions_no_leak(world_dir):
     world = World.load(world_dir)
     task = world.tasks[0]
     first = task.gold_actions[0]
-    app = MCPWorld(world, task.id)
-    server, port = _serve(app)
+    proc, port = _serve(world_dir, task.id)
     url = f"http://127.0.0.1:{port}/mcp"
-    peak: list[int] = []
+    peak: list[dict] = []
     texts: list[str] = []
 
     async def one(i: int, opened: anyio.Event, counter: list[int]) -> None:
@@ -105,7 +119,7 @@ def test_http_200_concurrent_sessions_no_leak(world_dir):
             texts.append(r.content[0].text)
             counter[0] += 1
             if counter[0] == SESSIONS:
-                peak.append(app.live)
+                peak.append(await anyio.to_thread.run_sync(_status, port))
                 opened.set()
             await opened.wait()  # every session is open at once
             if i % 2 == 0:
@@ -120,10 +134,11 @@ def test_http_200_concurrent_sessions_no_leak(world_dir):
     try:
         anyio.run(main)
         deadline = time.monotonic() + 20
-        while app.live and time.monotonic() < deadline:
+        while _status(port)["live"] and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert peak == [SESSIONS] and app.opened == SESSIONS
-        assert app.live == 0, f"{app.live} episode sessions leaked"
-        assert len(app.results) == SESSIONS and len(set(texts)) == 1
+        assert peak == [{"live": SESSIONS, "opened": SESSIONS}]
+        assert _status(port) == {"live": 0, "opened": SESSIONS}, "episode sessions leaked"
+        assert len(texts) == SESSIONS and len(set(texts)) == 1
     finally:
-        server.should_exit = True
+        proc.terminate()
+        proc.wait(timeout=10)
