@@ -17,11 +17,11 @@ from sqlglot import exp
 from engine.db import bytes_to_connection, q
 from engine.spec.models import DomainSpec, Tool
 from engine.spec.sql import (
+    column_map,
     columns_used,
     parse_one_statement,
     resolve_column,
     sources,
-    column_map,
     tables_read,
 )
 
@@ -160,17 +160,23 @@ def unaddressed(spec: Any, pre: bytes, binds: dict[str, Any], changes: list) -> 
     (a param, array item, let or generated id), or it is a parent or child of such a row,
     or a 1:1 extension (its primary key is a foreign key) of such a parent.
     """
-    vals = _hashable_binds(binds)
-    todo = [ch for ch in changes if ch.before is not None]
-    if not todo:
+    if not any(ch.before is not None for ch in changes):
         return None
     conn = bytes_to_connection(pre)
     try:
-        for ch in todo:
-            if not _addressed(spec, conn, ch.table, ch.before, vals):
-                return f"{ch.table} {json.dumps(ch.key, default=str)} ({ch.kind})"
+        return unaddressed_at(spec, conn, binds, changes)
     finally:
         conn.close()
+
+
+def unaddressed_at(
+    spec: Any, conn: sqlite3.Connection, binds: dict[str, Any], changes: list
+) -> str | None:
+    """``unaddressed`` on a connection holding the state before the call (no copy)."""
+    vals = _hashable_binds(binds)
+    for ch in changes:
+        if ch.before is not None and not _addressed(spec, conn, ch.table, ch.before, vals):
+            return f"{ch.table} {json.dumps(ch.key, default=str)} ({ch.kind})"
     return None
 
 

@@ -138,7 +138,7 @@ def construct_state(
     than ``start`` is kept and the search goes on from there.
     """
     s = oracle.s
-    home = s.snapshot()
+    s.conn.execute(_HOME)  # every update below is rolled back: O(rows updated), no copy
     tool = oracle.spec.tools[name]
     setup: list[dict[str, Any]] = []
     best = start
@@ -193,7 +193,14 @@ def construct_state(
             apply_setup(s.conn, [step])
         return None
     finally:
-        s.restore(home)
+        s.guard.internal()
+        s.conn.execute(_HOME_BACK)
+        s.conn.execute(_HOME_END)
+
+
+_HOME = "/*scaleenv:proctest*/ SAVEPOINT scaleenv_home"
+_HOME_BACK = "/*scaleenv:proctest*/ ROLLBACK TO scaleenv_home"
+_HOME_END = "/*scaleenv:proctest*/ RELEASE scaleenv_home"
 
 
 def _probe(
@@ -344,6 +351,9 @@ class States:
     def __init__(self, oracle: Oracle, sampler: Sampler, base: bytes, seed: int) -> None:
         self.oracle, self.sampler, self.base, self.seed = oracle, sampler, base, seed
         self._walks: list[tuple[bytes, list[dict[str, Any]], dict[str, list[int]]]] | None = None
+        # the state whose rows the sampler's pools hold (the session starts in the base)
+        self._at: int | None = 0
+        self._pools: dict[int, tuple[Any, Any]] = {}  # state -> its pools, computed once
 
     def walks(self, n: int = 2, attempts: int = 150) -> list[tuple[bytes, list, dict]]:
         """``n`` states, each after ``attempts`` more tries of valid write calls."""
@@ -351,6 +361,7 @@ class States:
             s, spec = self.oracle.s, self.oracle.spec
             rng = random.Random(f"walk:{self.seed}")
             writers = [t for t, tool in spec.tools.items() if tool.writes]
+            self._stash()
             s.restore(self.base)
             calls: list[dict[str, Any]] = []
             self._walks = []
@@ -374,15 +385,35 @@ class States:
                 self._walks.append((s.snapshot(), list(calls), hot))
             s.restore(self.base)
             self.sampler.invalidate()
+            self._at = None
         return self._walks
 
     def snapshot(self, index: int) -> bytes:
         return self.base if index == 0 else self.walks()[index - 1][0]
 
     def enter(self, index: int) -> None:
+        """Go to state ``index``; the sampler then draws from its rows. Each state's value
+        pools are read once per world and kept (not read again after every tool)."""
         self.oracle.s.restore(self.snapshot(index))
-        self.sampler.invalidate()
         self.sampler.hot = {} if index == 0 else self.walks()[index - 1][2]
+        if self._at == index:
+            return
+        sp = self.sampler
+        self._stash()
+        kept = self._pools.get(index)
+        if kept is not None and hasattr(sp, "_pools") and hasattr(sp, "_strata"):
+            sp._pools, sp._strata = kept
+        else:
+            sp.invalidate()
+        self._at = index
+
+    def _stash(self) -> None:
+        """Keep the pools the sampler holds for the state they were read from."""
+        sp = self.sampler
+        if self._at is not None and hasattr(sp, "_pools") and hasattr(sp, "_strata"):
+            self._pools[self._at] = (sp._pools, sp._strata)
+            sp._pools, sp._strata = {}, {}
+        self._at = None
 
     def prelude(self, index: int) -> list[dict[str, Any]]:
         return [] if index == 0 else self.walks()[index - 1][1]

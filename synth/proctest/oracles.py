@@ -15,6 +15,7 @@ precondition that fails on the current state (its own SQL and message), else suc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -28,7 +29,8 @@ from engine.runtime.call import prepare_call
 from engine.session import Session
 from engine.spec.models import DATE_FMT, DATETIME_FMT, Param, Tool
 from engine.spec.sql import parse_one_statement, tables_read
-from synth.proctest.addressing import cascade_tables, unaddressed
+from engine.spec.task import RowChange
+from synth.proctest.addressing import cascade_tables, unaddressed_at
 
 SUCCESS, REJECTION, FAILURE = "success", "anticipated_rejection", "unexpected_failure"
 _DATE_RE, _DT_RE = (
@@ -204,44 +206,72 @@ class Oracle:
     # ---- judging ------------------------------------------------------------------------
     def check(self, name: str, args: Any, repeat: bool = True) -> Verdict:
         """Run ``name(args)`` on the current state and classify it; leaves the state after
-        the call (a failed call: unchanged). ``repeat`` also checks determinism."""
+        the call (a failed call: unchanged). ``repeat`` also checks determinism.
+
+        O(rows the call changes), whatever the world's size: the call runs inside a
+        savepoint (going back to the state before it is SQLite's rollback of the touched
+        pages), and what it changed is read from the session's change log."""
         s = self.s
-        s.restore(s.snapshot())  # changes() from here; the change log is now empty
-        pre = s.snapshot()
+        conn = s.conn
         exp = (
             self.expect(name, args)
             if isinstance(args, dict) and name in self.spec.tools
             else Expectation("arg")
         )
+        start = s.changes()  # since the last reset/restore: a case's setup (usually nothing)
+        conn.execute(_SP)
         try:
-            r = s.call(name, args)
-        except BaseException as exc:  # noqa: BLE001 - that is the finding
-            s.restore(pre)
-            return Verdict(FAILURE, f"exception out of the session: {type(exc).__name__}: {exc}")
-        post = s.snapshot()
-        if exp.kind != "ok":
-            if r.ok:
-                what = "invalid argument " + ", ".join(exp.names) if exp.kind == "arg" else ""
-                what = what or f"precondition[{exp.index}] {short(exp.message, 80)!r} should fire"
-                if exp.kind == "error":
-                    what = f"its SQL fails ({short(exp.message, 80)})"
-                s.restore(pre)
-                return Verdict(FAILURE, f"call accepted although {what}", result=r.result)
-            if post != pre:
-                s.restore(pre)
-                return Verdict(FAILURE, f"state changed on a refused call ({r.error_type})")
-            return self._rejection(exp, r.error_type or "", r.message)
-        if not r.ok:
-            if post != pre:
-                s.restore(pre)
-                return Verdict(FAILURE, f"state changed on a failed call ({r.error_type})")
-            return Verdict(FAILURE, self._refusal(name, r.error_type or "", r.message))
-        reason = self._success(name, exp.binds or {}, pre, post)
-        if reason is None and repeat:
-            reason = self._repeatable(name, args, r.result, pre, post)
-        if reason is not None:
-            return Verdict(FAILURE, reason, result=r.result)
-        return Verdict(SUCCESS, empty=_empty(r.result), result=r.result)
+            try:
+                r = s.call(name, args)
+            except BaseException as exc:  # noqa: BLE001 - that is the finding
+                self._back()
+                return Verdict(
+                    FAILURE, f"exception out of the session: {type(exc).__name__}: {exc}"
+                )
+            if not conn.in_transaction:  # the session rolled everything back (an internal error)
+                return Verdict(FAILURE, self._refusal(name, r.error_type or "", r.message))
+            changes = call_changes(start, s.changes())
+            if exp.kind != "ok":
+                if r.ok:
+                    what = "invalid argument " + ", ".join(exp.names) if exp.kind == "arg" else ""
+                    what = (
+                        what or f"precondition[{exp.index}] {short(exp.message, 80)!r} should fire"
+                    )
+                    if exp.kind == "error":
+                        what = f"its SQL fails ({short(exp.message, 80)})"
+                    self._back()
+                    return Verdict(FAILURE, f"call accepted although {what}", result=r.result)
+                if changes:
+                    self._back()
+                    return Verdict(FAILURE, f"state changed on a refused call ({r.error_type})")
+                return self._rejection(exp, r.error_type or "", r.message)
+            if not r.ok:
+                if changes:
+                    self._back()
+                    return Verdict(FAILURE, f"state changed on a failed call ({r.error_type})")
+                return Verdict(FAILURE, self._refusal(name, r.error_type or "", r.message))
+            reason = self._success(name, exp.binds or {}, changes)
+            if reason is None and changes:  # back to the state before: the rows it addresses
+                self._back()
+                stray = unaddressed_at(self.spec, conn, exp.binds or {}, changes)
+                if stray is not None:
+                    reason = f"effect writes a row the call does not address: {stray}"
+                elif not repeat:
+                    s.call(name, args)  # the state after the call again
+            if reason is None and repeat:
+                reason = self._repeatable(name, args, r.result, start, changes)
+            if reason is not None:
+                return Verdict(FAILURE, reason, result=r.result)
+            return Verdict(SUCCESS, empty=_empty(r.result), result=r.result)
+        finally:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.OperationalError):  # gone: rolled back
+                    conn.execute(_RELEASE)  # keep the state the verdict left
+
+    def _back(self) -> None:
+        """Back to the state before the call (the savepoint stays open)."""
+        self.s.guard.internal()
+        self.s.conn.execute(_ROLLBACK_TO)
 
     def _rejection(self, exp: Expectation, etype: str, msg: str) -> Verdict:
         if exp.kind == "arg":
@@ -275,13 +305,12 @@ class Oracle:
             return f"valid call refused: {short(msg)}"
         return f"valid call fails: {etype}: {short(msg)}"
 
-    def _success(self, name: str, binds: dict[str, Any], pre: bytes, post: bytes) -> str | None:
+    def _success(self, name: str, binds: dict[str, Any], changes: list) -> str | None:
+        """Postconditions read from the changes alone (the rows addressed: see ``check``)."""
         tool = self.spec.tools[name]
-        changes = self.s.changes() if post != pre else []
         if not tool.writes:
-            if post != pre:
-                what = f"{changes[0].kind} {changes[0].table}" if changes else "bytes differ"
-                return f"read tool changed state: {what}"
+            if changes:
+                return f"read tool changed state: {changes[0].kind} {changes[0].table}"
             return None
         allowed = set(tool.writes) | cascade_tables(self.spec, set(tool.writes))
         for ch in changes:
@@ -290,25 +319,47 @@ class Oracle:
         bad = self.violations({c.table for c in changes})
         if bad:
             return f"effect violates invariant {bad[0]} (the runtime let it through)"
-        stray = unaddressed(self.spec, pre, binds, changes)
-        if stray is not None:
-            return f"effect writes a row the call does not address: {stray}"
         return None
 
-    def _repeatable(self, name: str, args: Any, result: Any, pre: bytes, post: bytes) -> str | None:
+    def _repeatable(
+        self, name: str, args: Any, result: Any, start: list, changes: list
+    ) -> str | None:
+        """The same call on the same state: same result, same changes (hence the same state).
+        Leaves the state after the second call."""
         s = self.s
-        s.restore(pre)
-        r2 = s.call(name, args)
+        r2 = s.call(name, args)  # on the state before the first call (``check`` went back)
         if not r2.ok:
             return f"the same call on the same state failed the second time: {short(r2.text)}"
         if json.dumps(r2.result, sort_keys=True, default=str) != json.dumps(
             result, sort_keys=True, default=str
         ):
             return "result differs on the same state (nondeterministic)"
-        post2 = s.snapshot()
-        if post2 != post:  # bytes differ: compare the logical content
-            h2 = s.state_hash()
-            s.restore(post)
-            if s.state_hash() != h2:
-                return "state differs after the same call on the same state (nondeterministic)"
+        if call_changes(start, s.changes()) != changes:
+            return "state differs after the same call on the same state (nondeterministic)"
         return None
+
+
+_SP = "/*scaleenv:oracle*/ SAVEPOINT scaleenv_oracle"
+_ROLLBACK_TO = "/*scaleenv:oracle*/ ROLLBACK TO scaleenv_oracle"
+_RELEASE = "/*scaleenv:oracle*/ RELEASE scaleenv_oracle"
+
+
+def _ref(ch: RowChange) -> tuple[str, str]:
+    return ch.table, json.dumps(ch.key, sort_keys=True, default=str)
+
+
+def call_changes(start: list[RowChange], now: list[RowChange]) -> list[RowChange]:
+    """The changes of one call, from the session's changes before it (``start``) and after
+    it (``now``), both counted from the same state: O(changes), no copy of the database."""
+    if not start:
+        return now
+    before = {_ref(c): c for c in start}
+    out: list[RowChange] = []
+    for ch in now:
+        prev = before.pop(_ref(ch), None)
+        old = ch.before if prev is None else prev.after
+        if old != ch.after:
+            out.append(RowChange(table=ch.table, key=ch.key, before=old, after=ch.after))
+    for prev in before.values():  # the call put a row back the way the start found it
+        out.append(RowChange(table=prev.table, key=prev.key, before=prev.after, after=prev.before))
+    return out
