@@ -390,6 +390,7 @@ from synth.runner.cli import synth_app  # noqa: E402 - registered after the othe
 
 app.add_typer(synth_app, name="synth")
 __import__("synth.generate.openapi.cli", fromlist=["register"]).register(synth_app)  # synth openapi
+__import__("synth.generate.cli", fromlist=["register"]).register(synth_app)  # synth domain
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ one; ``domain_for_index(seed, i)`` spreads N worlds over the catalog for ``scale
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 
 from synth.generate.catalog import list_catalog, load_sketch, sectors
 from synth.generate.compose import choose_mechanisms, generate_spec, spec_yaml
@@ -20,6 +21,7 @@ __all__ = [
     "list_catalog",
     "load_sketch",
     "sectors",
+    "shape",
     "spec_yaml",
 ]
 
@@ -28,11 +30,45 @@ def domain_for_index(seed: int, i: int) -> tuple[str, int]:
     """The (sketch name, spec seed) of world ``i`` of a run seeded ``seed``.
 
     Worlds go round the catalog in a seed-shuffled order, so any N <= catalog size uses N
-    different sketches; each later round reuses a sketch with a new spec seed (new variants).
+    different sketches; each later round reuses a sketch with a spec seed whose shape
+    (mechanism set, table names) no earlier round of that sketch has, so no two worlds of
+    a run share (sector, mechanisms, tables) as long as a sketch has shapes left.
     """
     if i < 0:
         raise ValueError(f"world index must be >= 0, got {i}")
-    names = list_catalog()
-    order = sorted(names, key=lambda n: random.Random(f"{seed}:order:{n}").random())
+    order = _order(seed)
     rnd, pos = divmod(i, len(order))
-    return order[pos], seed * 1000 + rnd
+    name = order[pos]
+    return name, _spec_seeds(seed, name, rnd + 1)[rnd]
+
+
+@lru_cache(maxsize=8)
+def _order(seed: int) -> tuple[str, ...]:
+    return tuple(sorted(list_catalog(), key=lambda n: random.Random(f"{seed}:order:{n}").random()))
+
+
+def shape(name: str, spec_seed: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What makes two worlds of one sketch alike: their mechanisms and table names."""
+    from synth.generate.compose import compose
+
+    b = compose(load_sketch(name), spec_seed)
+    return tuple(b.mechanisms), tuple(sorted(b.entities))
+
+
+SEED_TRIES = 100
+
+
+@lru_cache(maxsize=4096)
+def _spec_seeds(seed: int, name: str, rounds: int) -> tuple[int, ...]:
+    """Spec seeds of the first ``rounds`` rounds of sketch ``name``: the first candidate of
+    each round whose shape is new (deterministic; a sketch out of shapes repeats one)."""
+    if rounds == 0:
+        return ()
+    prev = _spec_seeds(seed, name, rounds - 1)
+    seen = {shape(name, s) for s in prev}
+    r = rounds - 1
+    first = seed * 100_000 + r * SEED_TRIES
+    for k in range(SEED_TRIES):
+        if shape(name, first + k) not in seen:
+            return (*prev, first + k)
+    return (*prev, first)

@@ -10,11 +10,12 @@ one comment per table and tool saying which mechanism made it.
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import yaml
 
-from engine import DomainSpec, SpecError, load_spec
+from engine import DomainSpec, ScaleEnvError, SpecError, load_spec
 from synth.generate import mechanisms
 from synth.generate.builder import Builder
 from synth.generate.sketch import DomainSketch
@@ -22,35 +23,44 @@ from synth.generate.sketch import DomainSketch
 NOW = "2024-05-15 15:00:00"
 
 
-def choose_mechanisms(sketch: DomainSketch, seed: int) -> list[str]:
-    """The mechanisms this seed runs: accounts, the sketch's fixed ones, a draw of the optional
-    ones; a mechanism whose prerequisite is left out is left out too. Dependency order."""
+def _draw(sketch: DomainSketch, seed: int) -> list[str]:
+    """Accounts, the sketch's fixed mechanisms and a seeded draw of its optional ones; a
+    mechanism whose prerequisite is left out is left out too. Dependency order."""
     rng = random.Random(f"{seed}:{sketch.name}:mechanisms")
     wanted = {"accounts"}
     optional = [m.kind for m in sketch.mechanisms if m.optional]
     keep_all = rng.random() < 0.15
     for m in sketch.mechanisms:
-        if not m.optional or keep_all or rng.random() < 0.7:
+        if not m.optional or keep_all or rng.random() < 0.75:
             wanted.add(m.kind)
     if optional and wanted >= set(optional) and not keep_all:
         wanted.discard(rng.choice(sorted(optional)))
     out: list[str] = []
     for name in mechanisms.ORDER:
-        if name in wanted and all(r in out for r in mechanisms.get(name).REQUIRES):
+        if name in wanted and _met(name, out):
             out.append(name)
     return out
 
 
-MIN_TOOLS = 30  # below this, a seed's draw of optional mechanisms is too thin: take them all
+MIN_TOOLS = 32  # below this, a seed's draw of optional mechanisms is too thin: take them all
+
+
+def choose_mechanisms(sketch: DomainSketch, seed: int) -> list[str]:
+    """The mechanisms the spec of ``sketch`` at ``seed`` is made of (what ``compose`` runs)."""
+    names = _draw(sketch, seed)
+    if len(_apply(sketch, seed, names).tools) >= MIN_TOOLS:
+        return names
+    every = ["accounts"] + [m.kind for m in sketch.mechanisms]
+    out: list[str] = []
+    for name in mechanisms.ORDER:
+        if name in every and _met(name, out):
+            out.append(name)
+    return out
 
 
 def compose(sketch: DomainSketch, seed: int) -> Builder:
-    """Run the chosen mechanisms on a fresh builder (all optional ones if the draw is thin)."""
-    b = _apply(sketch, seed, choose_mechanisms(sketch, seed))
-    if len(b.tools) < MIN_TOOLS:
-        every = ["accounts"] + [m.kind for m in sketch.mechanisms]
-        b = _apply(sketch, seed, [n for n in mechanisms.ORDER if n in every and _met(n, every)])
-    return b
+    """Run the chosen mechanisms on a fresh builder."""
+    return _apply(sketch, seed, choose_mechanisms(sketch, seed))
 
 
 def _met(name: str, chosen: list[str]) -> bool:
@@ -83,19 +93,38 @@ def policy_text(b: Builder) -> str:
     return "\n".join(parts).strip() + "\n"
 
 
+_AN = re.compile(r"\b([Aa]) (?=(?:[aeio]|u(?!ni|s[eu]|r[aio]))\w)")
+_PROSE = {"description", "error", "explanation", "message"}
+
+
+def articles(text: str) -> str:
+    """'a appointment' -> 'an appointment' in generated prose (nouns come from the catalog)."""
+    return _AN.sub(lambda m: m.group(1) + "n ", text)
+
+
+def _prose(node: Any, key: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _prose(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_prose(v, key) for v in node]
+    if isinstance(node, str) and key in _PROSE:
+        return articles(node)
+    return node
+
+
 def spec_data(b: Builder) -> dict[str, Any]:
     s = b.sketch
     return {
         "name": s.name,
         "description": " ".join(s.description.split()),
         "now": NOW,
-        "policy": policy_text(b),
+        "policy": articles(policy_text(b)),
         "builtins": ["calculate", "transfer_to_human_agents"],
         "user_entity": s.user.table,
-        "entities": b.entities,
-        "invariants": b.invariants,
-        "policy_rules": b.policy_rules,
-        "tools": b.tools,
+        "entities": _prose(b.entities),
+        "invariants": _prose(b.invariants),
+        "policy_rules": _prose(b.policy_rules),
+        "tools": _prose(b.tools),
     }
 
 
@@ -104,8 +133,8 @@ def generate_spec(sketch: DomainSketch, seed: int) -> DomainSpec:
     b = compose(sketch, seed)
     try:
         return load_spec(spec_data(b), source=f"{sketch.name}@{seed}")
-    except SpecError as exc:
-        raise SpecError(f"generated spec {sketch.name} seed {seed}: {exc}") from exc
+    except SpecError as exc:  # a mechanism bug: name the sketch and seed that show it
+        raise ScaleEnvError(f"generated spec {sketch.name} seed {seed}: {exc}") from exc
 
 
 # ---- readable YAML -------------------------------------------------------------------------------
@@ -136,7 +165,7 @@ def spec_yaml(sketch: DomainSketch, seed: int) -> str:
     head = [
         f"# {s.title} ({s.sector}): generated by scaleenv from catalog sketch {s.name!r}, seed {seed}.",
         f"# The user is the {s.user.noun} (table {s.user.table}, key {b.uid});"
-        f" they authenticate by {', '.join(s.user.auth)}.",
+        f" they authenticate by {' or '.join(a.replace('name_dob', 'name and date of birth').replace('_', ' ') for a in s.user.auth)}.",
         f"# Mechanisms: {', '.join(b.mechanisms)}.",
         "# Edit freely: this is an ordinary domain spec (scaleenv world validate / build).",
     ]

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from engine import SpecError
+from engine import ScaleEnvError
 from synth.generate.sketch import DomainSketch
 
 
@@ -59,7 +59,7 @@ def _catalog() -> dict[str, dict[str, Any]]:
         for raw in data.get("sketches", []):
             name = raw.get("name")
             if name in out:
-                raise SpecError(f"catalog/{entry.name}: sketch {name!r} appears twice")
+                raise ScaleEnvError(f"catalog/{entry.name}: sketch {name!r} appears twice")
             out[name] = _merge(data.get("defaults", {}), raw, sector)
     return out
 
@@ -73,13 +73,13 @@ def load_sketch(name: str) -> DomainSketch:
     """One catalog sketch, validated."""
     data = _catalog().get(name)
     if data is None:
-        raise SpecError(
+        raise ScaleEnvError(
             f"no catalog sketch named {name!r} ({len(_catalog())} sketches; see list_catalog())"
         )
     try:
         return DomainSketch.model_validate(data)
     except ValueError as exc:
-        raise SpecError(f"catalog sketch {name}: {str(exc).splitlines()[0]}") from exc
+        raise ScaleEnvError(f"catalog sketch {name}: {str(exc).splitlines()[0]}") from exc
 
 
 def sectors() -> dict[str, list[str]]:

@@ -117,7 +117,7 @@ class LLM:
                 model=self.config.model,
                 messages=[dict(m) for m in messages],
                 response_model=model,
-                max_retries=self.config.max_tries,
+                max_retries=self.config.max_tries - 1,  # instructor: retries after the first
                 **kwargs,
             )
         except InstructorRetryException as exc:

@@ -252,6 +252,18 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
     )
     left = "p.amount - (SELECT COALESCE(SUM(r.amount), 0) FROM refunds r WHERE r.payment_id = p.payment_id)"
     b.tool(
+        "get_payment",
+        {
+            "description": "Get a payment with what is already refunded and what can still be refunded.",
+            "params": {"payment_id": {"type": "string", "references": "payments.payment_id"}},
+            "reads": ["payments", "refunds"],
+            "preconditions": [exists("payments", "payment_id")],
+            "returns": {
+                "query": f"SELECT p.payment_id, p.{bkey}, p.{mkey}, p.amount, p.paid_at, {left} AS refundable FROM payments p WHERE p.payment_id = :payment_id"
+            },
+        },
+    )
+    b.tool(
         "refund_payment",
         {
             "description": f"Refund part or all of a payment to the method that paid it; a {stored.replace('_', ' ')} is credited at once.",

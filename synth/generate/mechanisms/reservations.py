@@ -138,6 +138,18 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         },
     )
     b.tool(
+        f"get_{un.key}",
+        {
+            "description": f"Get a {un.noun}: name, kind, daily rate and status.",
+            "params": {ukey: {"type": "string", "references": f"{ut}.{ukey}"}},
+            "reads": [ut],
+            "preconditions": [exists(ut, ukey)],
+            "returns": {
+                "query": f"SELECT {ukey}, name, kind, daily_rate, status FROM {ut} WHERE {ukey} = :{ukey}"
+            },
+        },
+    )
+    b.tool(
         f"check_{un.key}_availability",
         {
             "description": f"Say whether a {un.noun} is free for a date range and what it would cost.",

@@ -113,6 +113,18 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         },
     )
     b.tool(
+        f"get_{p.key}",
+        {
+            "description": f"Get a {p.noun}: name, specialty and whether they take {bk.noun}s.",
+            "params": {pkey: {"type": "string", "references": f"{pt}.{pkey}"}},
+            "reads": [pt],
+            "preconditions": [exists(pt, pkey)],
+            "returns": {
+                "query": f"SELECT {pkey}, name, specialty, status FROM {pt} WHERE {pkey} = :{pkey}"
+            },
+        },
+    )
+    b.tool(
         "list_open_slots",
         {
             "description": f"List the upcoming open slots of a {p.noun} that still have room, earliest first.",

@@ -95,6 +95,18 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         },
     )
     b.tool(
+        f"get_{p.key}",
+        {
+            "description": f"Get a {p.noun}: name, fee per {period}-day period and whether it is offered.",
+            "params": {pkey: {"type": "string", "references": f"{pt}.{pkey}"}},
+            "reads": [pt],
+            "preconditions": [exists(pt, pkey)],
+            "returns": {
+                "query": f"SELECT {pkey}, name, fee, status FROM {pt} WHERE {pkey} = :{pkey}"
+            },
+        },
+    )
+    b.tool(
         f"list_{b.user.key}_{st}",
         {
             "description": f"List a {un}'s {s.noun}s.",

@@ -23,71 +23,18 @@ from synth.generate.openapi.naming import (
 )
 from synth.generate.openapi.report import CompileReport, FieldOutcome, OpOutcome
 from synth.generate.openapi.verbs import target_state
+from synth.generate.openapi.world import (
+    USERS,
+    immutable_rule,
+    policy_text,
+    users_entity,
+    users_tools,
+)
 
-USERS = "users"
 MAX_ARRAYS = 2
 ROWS = {0: 40, 1: 60}
 NOW = "2024-05-15 15:00:00"
 MAX_OPERATIONS = 150
-
-
-def _users_entity() -> dict[str, Any]:
-    return {
-        "description": "People with an account; the agent serves one of them at a time.",
-        "rows": 20,
-        "columns": {
-            "user_id": {"type": "string", "primary_key": True, "faker": {"pattern": "usr_#####"}},
-            "first_name": {"type": "string", "max_length": 60, "faker": {"provider": "first_name"}},
-            "last_name": {"type": "string", "max_length": 60, "faker": {"provider": "last_name"}},
-            "email": {
-                "type": "string",
-                "unique": True,
-                "max_length": 120,
-                "faker": {"provider": "email"},
-            },
-        },
-    }
-
-
-def _users_tools() -> dict[str, Any]:
-    return {
-        "find_user_by_email": {
-            "description": "Find a user's id by their email address. Use it to authenticate the user.",
-            "params": {
-                "email": {
-                    "type": "string",
-                    "references": "users.email",
-                    "min_length": 3,
-                    "max_length": 120,
-                }
-            },
-            "reads": [USERS],
-            "preconditions": [
-                {
-                    "check": "SELECT 1 FROM users WHERE lower(email) = lower(trim(:email))",
-                    "error": "No user with email {email}.",
-                }
-            ],
-            "returns": {
-                "query": "SELECT user_id FROM users WHERE lower(email) = lower(trim(:email))",
-                "shape": "scalar",
-            },
-        },
-        "get_user": {
-            "description": "Get a user's profile: name and email.",
-            "params": {"user_id": {"type": "string", "references": "users.user_id"}},
-            "reads": [USERS],
-            "preconditions": [
-                {
-                    "check": "SELECT 1 FROM users WHERE user_id = :user_id",
-                    "error": "User {user_id} not found.",
-                }
-            ],
-            "returns": {
-                "query": "SELECT user_id, first_name, last_name, email FROM users WHERE user_id = :user_id"
-            },
-        },
-    }
 
 
 def _table_name(r: Resource, model: ApiModel, taken: set[str]) -> str:
@@ -180,8 +127,8 @@ def compile_model(
         )
         err.report = report  # type: ignore[attr-defined] - what was skipped, and why
         raise err
-    entities: dict[str, Any] = {USERS: _users_entity()}
-    tools: dict[str, Any] = _users_tools()
+    entities: dict[str, Any] = {USERS: users_entity()}
+    tools: dict[str, Any] = users_tools()
     depth: dict[str, int] = {}
     for plan in plans.values():
         depth[plan.name] = 0 if plan.parent == USERS else depth[plan.parent] + 1
@@ -197,7 +144,7 @@ def compile_model(
         "name": spec_name,
         "description": (model.title + ": " + model.description)[:400].strip(": "),
         "now": NOW,
-        "policy": _policy(model, plans),
+        "policy": policy_text(model, plans),
         "builtins": ["transfer_to_human_agents"],
         "user_entity": USERS,
         "entities": entities,
@@ -354,27 +301,10 @@ def _tools_for(
         tname = unique_name(base[:60], names)
         tools[tname] = tool
         if op.kind in ("update", "patch"):
-            rule = _immutable_rule(plan, tname)
+            rule = immutable_rule(plan, tname)
             if rule is not None:
                 rules.append(rule)
         report.operations.append(OpOutcome(op.op_id, op.kind, op.where, tool=tname))
-
-
-def _immutable_rule(plan: T.TablePlan, tool: str) -> dict[str, Any] | None:
-    """A field the document calls immutable may be sent with an update (the tool takes it)
-    but must not change: a policy rule the agent enforces, as the document states it."""
-    for c in plan.writable:
-        if re.search(r"\bimmutable\b", c.field.description, re.IGNORECASE):
-            field = humanize(c.name)
-            return {
-                "name": f"{c.name}_immutable_in_{tool}"[:63],
-                "tool": tool,
-                "description": f"The {field} of a {plan.label} cannot change after it is created.",
-                "violated": f"SELECT :{c.name} IS NOT NULL AND :{c.name} IS NOT {c.name} "
-                f"FROM {plan.name} WHERE {plan.pk} = :{plan.pk}",
-                "explanation": f"The {field} of a {plan.label} is immutable once it is created.",
-            }
-    return None
 
 
 def _custom(plan: T.TablePlan, op) -> tuple[dict[str, Any] | None, str | None]:
@@ -401,20 +331,3 @@ def _custom(plan: T.TablePlan, op) -> tuple[dict[str, Any] | None, str | None]:
         f"custom verb '{op.verb}': no value of {st.name} ({', '.join(values[:6])}) matches it "
         "and no request field is a column"
     )
-
-
-def _policy(model: ApiModel, plans: dict[str, T.TablePlan]) -> str:
-    lines = [
-        f"You help users of {model.title or model.name} manage their own data through the tools.",
-        "Authenticate the user by email before reading or changing anything, and act only on "
-        "resources that belong to that user.",
-        "Confirm the exact change with the user before any create, update, delete or state change.",
-    ]
-    for plan in plans.values():
-        if plan.children:
-            kids = ", ".join(humanize(c.name) for c in plan.children)
-            lines.append(f"A {plan.label} cannot be deleted while it still has {kids}.")
-        req = [humanize(c.name) for c in plan.writable if not c.column.nullable]
-        if req:
-            lines.append(f"A new {plan.label} needs: {', '.join(req)}.")
-    return "\n".join(lines[:40]) + "\n"
