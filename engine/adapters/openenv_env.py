@@ -200,21 +200,6 @@ def openenv_yaml(name: str, port: int = 8000) -> str:
         f"name: {name}\n"
         "type: space\n"
         "runtime: fastapi\n"
-        "app: engine.adapters.openenv_env:app\n"
+        "app: engine.adapters.openenv_app:app\n"
         f"port: {port}\n"
     )
-
-
-def __getattr__(name: str) -> Any:
-    """``app``: the server for the world in $SCALEENV_WORLD (what openenv.yaml points at):
-    openenv-core's own when installed, else the protocol server of ``openenv_ws``."""
-    if name == "app":
-        path = os.environ.get(WORLD_ENV)
-        if not path:
-            raise AttributeError(f"set ${WORLD_ENV} to a world directory to serve it")
-        if HAVE_OPENENV:
-            return create_server_app(path)
-        from engine.adapters.openenv_ws import OpenEnvServer  # lazy: it imports this module
-
-        return OpenEnvServer(path).app
-    raise AttributeError(name)

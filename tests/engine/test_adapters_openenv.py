@@ -95,7 +95,7 @@ def test_openenv_yaml_and_server(world_dir):
         "name": "scaleenv-airline",
         "type": "space",
         "runtime": "fastapi",
-        "app": "engine.adapters.openenv_env:app",
+        "app": "engine.adapters.openenv_app:app",
         "port": 8123,
     }
     if not HAVE_OPENENV:

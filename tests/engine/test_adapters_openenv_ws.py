@@ -114,10 +114,11 @@ def test_gold_episode_and_200_sessions_over_loopback(world_dir):
 
 
 def test_openenv_yaml_app_serves_without_openenv_core(world_dir, monkeypatch):
+    import engine.adapters.openenv_app as oa
     import engine.adapters.openenv_env as oe
 
     monkeypatch.setenv("SCALEENV_WORLD", str(world_dir))
     if oe.HAVE_OPENENV:
         pytest.skip("openenv-core is installed: the yaml's app is its server")
-    app = oe.app
+    app = oa.app
     assert {r.path for r in app.routes} == {"/health", "/ws"}
