@@ -213,7 +213,7 @@ def _probe(
     try:
         apply_setup(conn, [st])
         k = oracle.first_failing(name, args)
-        return k, oracle.violations({st["table"]}) if want(k) else None
+        return k, oracle.violations(changes=oracle.s.changes()) if want(k) else None
     except sqlite3.Error:
         return -1, None
     finally:
@@ -345,6 +345,19 @@ def _kind(v: Any) -> str:
     return "number" if isinstance(v, int | float) and not isinstance(v, bool) else type(v).__name__
 
 
+def hot_rows(s: Any) -> dict[str, list[int]]:
+    """Table -> rowids of the rows changed since the last reset/restore (still present)."""
+    hot: dict[str, list[int]] = {}
+    for ch in s.changes():
+        if ch.after is not None:
+            where = " AND ".join(f"{q(c)} = ?" for c in ch.key)
+            row = s.conn.execute(
+                f"SELECT rowid FROM {q(ch.table)} WHERE {where}", list(ch.key.values())
+            ).fetchone()
+            hot.setdefault(ch.table, []).extend(row or [])
+    return hot
+
+
 class States:
     """The base state and, computed on first use, states after random walks of valid calls."""
 
@@ -361,8 +374,8 @@ class States:
             s, spec = self.oracle.s, self.oracle.spec
             rng = random.Random(f"walk:{self.seed}")
             writers = [t for t, tool in spec.tools.items() if tool.writes]
-            self._stash()
-            s.restore(self.base)
+            self.enter(0)  # the walk draws from the base's pools (read once) and the rows
+            # it changed itself (``hot``), instead of reading the pools again after each call
             calls: list[dict[str, Any]] = []
             self._walks = []
             for _ in range(n if writers else 0):
@@ -373,19 +386,10 @@ class States:
                         continue
                     if s.call(name, args).ok:
                         calls.append({"tool": name, "args": args})
-                        self.sampler.invalidate(spec.tools[name].writes)
-                hot: dict[str, list[int]] = {}
-                for ch in s.changes():
-                    if ch.after is not None:
-                        where = " AND ".join(f"{q(c)} = ?" for c in ch.key)
-                        row = s.conn.execute(
-                            f"SELECT rowid FROM {q(ch.table)} WHERE {where}", list(ch.key.values())
-                        ).fetchone()
-                        hot.setdefault(ch.table, []).extend(row or [])
-                self._walks.append((s.snapshot(), list(calls), hot))
+                        self.sampler.hot = hot_rows(s)
+                self._walks.append((s.snapshot(), list(calls), hot_rows(s)))
             s.restore(self.base)
-            self.sampler.invalidate()
-            self._at = None
+            self.sampler.hot = {}
         return self._walks
 
     def snapshot(self, index: int) -> bytes:

@@ -26,6 +26,7 @@ from typing import Any
 
 from engine.runtime.argcheck import DEFAULT_MAX_LENGTH, INT_MAX, INT_MIN, ArgError
 from engine.runtime.call import prepare_call
+from engine.runtime.invariants import plan_checks
 from engine.session import Session
 from engine.spec.models import DATE_FMT, DATETIME_FMT, Param, Tool
 from engine.spec.sql import parse_one_statement, tables_read
@@ -147,6 +148,7 @@ class Oracle:
             except ValueError:
                 tables = None
             self._inv.append((inv.name, inv.violations, tables))
+        self._layout, self._checks = plan_checks(self.spec)
 
     # ---- prediction ---------------------------------------------------------------------
     def _prepare(
@@ -193,14 +195,39 @@ class Oracle:
             return e.index
         return len(self.spec.tools[name].preconditions) if e.kind == "ok" else -1
 
-    def violations(self, written: set[str] | None = None) -> list[str]:
-        """Names of invariants that do not hold now (only those reading ``written``)."""
+    def violations(
+        self, written: set[str] | None = None, changes: list[RowChange] | None = None
+    ) -> list[str]:
+        """Names of invariants that do not hold now (only those reading ``written``).
+
+        With ``changes`` (every change since a state where they all held), an invariant
+        with a scope is checked only on the keys those rows carry (before and after
+        images, through the scope's links): O(changes), not O(world); the others in full."""
+        if changes is not None:
+            return self._scoped_violations(changes)
         out = []
         for inv, sql, tables in self._inv:
             if written is not None and tables is not None and not tables & written:
                 continue
             if self.s.conn.execute(sql, {"now": self.spec.now}).fetchone() is not None:
                 out.append(inv)
+        return out
+
+    def _scoped_violations(self, changes: list[RowChange]) -> list[str]:
+        logged: dict[int, set[Any]] = {}
+        for ch in changes:  # what the change log's triggers would log, over-approximated
+            for _cols, slot, column, _rows in self._layout.entries.get(ch.table, ()):
+                got = logged.setdefault(slot, set())
+                if column is not None:
+                    got.update(img[column] for img in (ch.before, ch.after) if img is not None)
+        written = {ch.table for ch in changes}
+        out = []
+        conn, now = self.s.conn, self.spec.now
+        for chk in self._checks:
+            if chk.tables is not None and not chk.tables & written:
+                continue
+            if chk.violations(conn, logged, now, limit=1) is not None:
+                out.append(chk.inv.name)
         return out
 
     # ---- judging ------------------------------------------------------------------------
@@ -316,7 +343,7 @@ class Oracle:
         for ch in changes:
             if ch.table not in allowed:
                 return f"effect wrote undeclared table {ch.table} ({ch.kind} {ch.key})"
-        bad = self.violations({c.table for c in changes})
+        bad = self.violations(changes=changes)
         if bad:
             return f"effect violates invariant {bad[0]} (the runtime let it through)"
         return None
