@@ -391,6 +391,8 @@ from synth.runner.cli import synth_app  # noqa: E402 - registered after the othe
 app.add_typer(synth_app, name="synth")
 __import__("synth.generate.openapi.cli", fromlist=["register"]).register(synth_app)  # synth openapi
 __import__("synth.generate.cli", fromlist=["register"]).register(synth_app)  # synth domain
+# synth domain "DESCRIPTION" --llm: replaces the command above, same options plus the LLM path
+__import__("synth.generate.llm.cli", fromlist=["register"]).register(synth_app)  # synth domain
 
 
 def main() -> None:

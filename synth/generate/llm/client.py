@@ -40,7 +40,9 @@ class LLM:
         self.config = config
         self.cache = cache if cache is not None else ResponseCache(config.cache_path())
         self.offline = offline
-        self.ledger = Ledger(price_in=config.price_per_1k_input, price_out=config.price_per_1k_output)
+        self.ledger = Ledger(
+            price_in=config.price_per_1k_input, price_out=config.price_per_1k_output
+        )
         self._sem = threading.BoundedSemaphore(config.concurrency)
         self._client: Any = None
         self._lock = threading.Lock()
@@ -52,7 +54,9 @@ class LLM:
                 try:
                     from openai import OpenAI
                 except ImportError:  # pragma: no cover - openai is in the llm extra
-                    raise ScaleEnvError("LLM synthesis needs: pip install 'scaleenv[llm]'") from None
+                    raise ScaleEnvError(
+                        "LLM synthesis needs: pip install 'scaleenv[llm]'"
+                    ) from None
                 self._client = OpenAI(
                     base_url=self.config.base_url,
                     api_key=self.config.api_key,
@@ -73,7 +77,9 @@ class LLM:
             self.ledger.record(stage, hit.get("usage"), cached=True)
             return ChatCompletion.model_validate(hit)
         if self.offline:
-            raise ScaleEnvError(f"{stage}: not in the LLM cache and live calls are off ({key[:12]})")
+            raise ScaleEnvError(
+                f"{stage}: not in the LLM cache and live calls are off ({key[:12]})"
+            )
         with self._sem:
             try:
                 resp = self._openai().chat.completions.create(**request)

@@ -22,7 +22,9 @@ from synth.generate.llm.client import LLM
 
 ToolName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,12}(_[a-z]{2,12}){1,4}$")]
 ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,30}$")]
-Column = Annotated[str, StringConstraints(pattern=r"^([a-z][a-z0-9_]{0,40}\.[a-z][a-z0-9_]{0,40})?$")]
+Column = Annotated[
+    str, StringConstraints(pattern=r"^([a-z][a-z0-9_]{0,40}\.[a-z][a-z0-9_]{0,40})?$")
+]
 Sql = Annotated[str, StringConstraints(min_length=10, max_length=600)]
 Text = Annotated[str, StringConstraints(min_length=10, max_length=160)]
 
@@ -110,9 +112,7 @@ def _ask_messages(spec: DomainSpec, description: str, n: int) -> list[dict[str, 
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def _repair_messages(
-    spec: DomainSpec, draft: ToolDraft, error: str
-) -> list[dict[str, str]]:
+def _repair_messages(spec: DomainSpec, draft: ToolDraft, error: str) -> list[dict[str, str]]:
     system = (
         "You fix a tool for a customer service agent written as SQLite SQL over this schema:\n"
         f"{schema_text(spec)}\n"
