@@ -20,6 +20,7 @@ from engine.spec.models import DomainSpec
 from engine.spec.validate import load_spec
 from engine.world import DB_FILE, SPEC_FILE, World, write_world
 from synth.graph import build_graph, graph_to_json
+from synth.indexes import advise as advise_indexes
 from synth.migrate.apply import create_world_db, initial_revision
 from synth.proctest.run import run_proctest
 from synth.resources import resolve_spec
@@ -90,13 +91,14 @@ def build_world(
             raise ScaleEnvError(f"build_world: {what} must be a whole number >= 0, got {count!r}")
     if isinstance(spec_src, str | Path):
         spec_src = resolve_spec(spec_src)  # a file, or a curated domain's name ("retail")
-    spec = load_spec(spec_src)
+    spec, index_advice = advise_indexes(load_spec(spec_src))  # before the schema is made
     revisions = initial_revision(spec)
     seeded: dict[str, Any] = {}
     db = seeded_database(spec, revisions, seed, rows, counts=seeded)
     meta: dict[str, Any] = {"domain": spec.name, "seed": seed, "rows_target": rows, "now": spec.now}
     files: dict[str, bytes] = dict(revisions)
     reports: dict[str, Any] = {"seeding": _seeding(spec, rows, seeded["seed"])}
+    reports["indexes"] = index_advice
     if proctest:
         report = run_proctest(spec, db, seed=seed, fuzz_steps=fuzz_steps)
         spec = report.quarantined_spec(spec)

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from engine.db import qs
+from engine.spec.indexterms import IndexTerm, index_name, index_terms
 from engine.spec.kinds import column_kind
 from engine.spec.models import Column, DomainSpec, Entity
 
@@ -90,7 +91,16 @@ def entity_table(metadata: sa.MetaData, name: str, entity: Entity) -> sa.Table:
     for cname, col in entity.columns.items():
         if col.references and not col.unique and not col.primary_key:
             sa.Index(None, table.c[cname])  # FK lookups and ON DELETE stay fast
+    for text in entity.indexes:  # declared (the build's index advisor adds what tools need)
+        sa.Index(index_name(name, text), *(_index_expr(table, t) for t in index_terms(text)))
     return table
+
+
+def _index_expr(table: sa.Table, term: IndexTerm) -> sa.ColumnElement:
+    col = table.c[term.column]
+    if term.function:
+        return getattr(sa.func, term.function)(col)
+    return col.collate(term.collation) if term.collation else col
 
 
 def build_metadata(spec: DomainSpec) -> sa.MetaData:

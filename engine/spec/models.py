@@ -93,6 +93,23 @@ class Entity(SpecModel):
         description="Rows the seeder draws at scale 1. '--rows N' spreads N rows over the "
         "tables in proportion to these numbers (every table with rows > 0 keeps at least one).",
     )
+    indexes: list[str] = Field(
+        default_factory=list,
+        description="Extra indexes, each a comma-separated list of terms: a column, "
+        "'lower(column)' (also upper, trim) or 'column COLLATE NOCASE' (also RTRIM, BINARY). "
+        "The build's index advisor adds those the tools' queries need; declared here, they are "
+        "part of the schema, its migrations and the world check.",
+    )
+
+    @model_validator(mode="after")
+    def _known_index_columns(self) -> Entity:
+        from engine.spec.indexterms import index_terms  # the term syntax lives there
+
+        for text in self.indexes:
+            for term in index_terms(text):
+                if term.column not in self.columns:
+                    raise ValueError(f"index {text!r} names unknown column {term.column!r}")
+        return self
 
     @field_validator("columns")
     @classmethod
