@@ -393,6 +393,7 @@ __import__("synth.generate.openapi.cli", fromlist=["register"]).register(synth_a
 __import__("synth.generate.cli", fromlist=["register"]).register(synth_app)  # synth domain
 # synth domain "DESCRIPTION" --llm: replaces the command above, same options plus the LLM path
 __import__("synth.generate.llm.cli", fromlist=["register"]).register(synth_app)  # synth domain
+__import__("synth.importers.cli", fromlist=["register"]).register(app, world_app)  # world import, import tau2
 
 
 def main() -> None:
