@@ -269,3 +269,27 @@ def test_rewrites_that_drop_or_leak_facts_fall_back(endpoint, tmp_path: Path, de
     assert "zq998877" in outcomes[2].reason
     assert outcomes[3].reason == "leaks the answer 'Marigold Suite'"
     assert [t.instruction for t in out[1:]] == [t.instruction for t in picks[1:]]
+
+
+def test_config_file_env_and_options_layer(tmp_path: Path) -> None:
+    cfg = tmp_path / "llm.yaml"
+    cfg.write_text(
+        "base_url: https://api.example.test/v1/\nmodel: file-model\napi_key_env: MY_KEY\n"
+        "mode: tools\nconcurrency: 4\ntimeout_s: 30\n"
+    )
+    env = {"MY_KEY": "sk-test", "SCALEENV_LLM_MODEL": "env-model"}
+    c = load_config(cfg, env=env, overrides={"max_tries": 1, "base_url": None})
+    assert (c.base_url, c.model, c.api_key, c.mode) == (
+        "https://api.example.test/v1",
+        "env-model",  # the variable wins over the file
+        "sk-test",
+        "tools",
+    )
+    assert (c.concurrency, c.timeout_s, c.max_tries) == (4, 30.0, 1)
+    assert "sk-test" not in repr(c)
+    with pytest.raises(ScaleEnvError, match="api_key_env names 'MY_KEY', which is not set"):
+        load_config(cfg, env={})
+    with pytest.raises(
+        ScaleEnvError, match=r"LLM config concurrency: .*greater than or equal to 1"
+    ):
+        load_config(cfg, env=env, overrides={"concurrency": 0})

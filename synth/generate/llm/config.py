@@ -75,7 +75,7 @@ _ENV_FIELDS = {
 }
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: Path, env: dict[str, str]) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -89,9 +89,9 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ScaleEnvError(f"{path}: an LLM config is a mapping (base_url, model, ...)")
     key_env = data.pop("api_key_env", None)
     if key_env:
-        if not isinstance(key_env, str) or key_env not in os.environ:
+        if not isinstance(key_env, str) or key_env not in env:
             raise ScaleEnvError(f"{path}: api_key_env names {key_env!r}, which is not set")
-        data["api_key"] = os.environ[key_env]
+        data["api_key"] = env[key_env]
     return data
 
 
@@ -104,7 +104,7 @@ def load_config(
     SCALEENV_LLM_* variables, then ``overrides`` (CLI options that were given)."""
     env = dict(os.environ) if env is None else env
     src = path or env.get(ENV_PREFIX + "CONFIG")
-    data: dict[str, Any] = _read_file(Path(src)) if src else {}
+    data: dict[str, Any] = _read_file(Path(src), env) if src else {}
     for suffix, field in _ENV_FIELDS.items():
         if env.get(ENV_PREFIX + suffix):
             data[field] = env[ENV_PREFIX + suffix]
