@@ -21,7 +21,7 @@ Job = dict[str, Any]
 Outcome = dict[str, Any]
 BACKENDS = ("process", "ray", "inline")
 POOL_RESTARTS = 3  # a pool whose worker died is rebuilt this often before giving up
-TASKS_PER_CHILD = 25  # bounds a worker's memory over thousands of worlds
+TASKS_PER_CHILD = 25  # jobs per worker before its pool is replaced by a fresh one
 
 
 def crashed(job: Job, reason: str) -> Outcome:
@@ -46,16 +46,25 @@ def run_inline(jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]:
 
 
 def run_process(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Outcome]]:
-    """A spawn process pool; a pool broken by a dying worker is rebuilt for what is left."""
+    """Spawn process pools, a fresh one every ``workers * TASKS_PER_CHILD`` jobs.
+
+    Fresh pools bound the workers' memory over thousands of worlds; CPython 3.11's own
+    ``max_tasks_per_child`` is not used because a pool whose worker retires can hang.
+    """
+    chunk = max(1, workers * TASKS_PER_CHILD)
+    for start in range(0, len(jobs), chunk):
+        yield from _run_pool(jobs[start : start + chunk], workers)
+
+
+def _run_pool(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Outcome]]:
+    """One spawn pool; a pool broken by a dying worker is rebuilt for what is left."""
     todo = list(jobs)
     for attempt in range(POOL_RESTARTS + 1):
         if not todo:
             return
         broken: list[Job] = []
         ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, max_tasks_per_child=TASKS_PER_CHILD
-        )
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx)
         try:
             futures: dict[Future, Job] = {pool.submit(build_item, j): j for j in todo}
             pending = set(futures)

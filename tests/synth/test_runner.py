@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from engine import World
 from synth.cli import app
-from synth.runner import run_synth
+from synth.runner import backends, run_synth
 from synth.runner.catalog import CATALOG_JSON, CATALOG_PARQUET, TIMINGS_JSON, read_catalog
 from synth.runner.diversity import (
     bag_distance,
@@ -121,8 +121,9 @@ def test_run_writes_verified_worlds_and_catalog(reference: Path) -> None:
 
 @pytest.mark.slow
 def test_one_process_pool_worker_gives_the_same_bytes(
-    tmp_path: Path, shop_dir: Path, reference: Path
+    tmp_path: Path, shop_dir: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(backends, "TASKS_PER_CHILD", 3)  # a fresh pool after 3 worlds
     res = _run(tmp_path, shop_dir, backend="process", workers=1)
     assert res.built == N
     assert _catalog_bytes(tmp_path) == _catalog_bytes(reference)
