@@ -43,7 +43,7 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
                     "type": "string",
                     "max_length": 40,
                     "faker": {
-                        "sql": f"SELECT upper(substr({t}.kind, 1, 1)) || substr({t}.kind, 2) || ' ' || substr({t}.{key}, -4)"
+                        "sql": f"SELECT upper(substr({t}.kind, 1, 1)) || substr({t}.kind, 2) || ' ' || substr({t}.{key}, -8)"
                     },
                 },
                 "balance": {
