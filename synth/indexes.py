@@ -26,7 +26,7 @@ from sqlglot import exp
 from engine.spec.indexterms import IndexTerm, index_name
 from engine.spec.metadata import create_sqlite
 from engine.spec.models import DomainSpec
-from engine.spec.sql import column_map, parse_one_statement, resolve_column
+from engine.spec.sql import column_map, parse_one_statement, resolve_column, sources
 
 _CMP = (exp.EQ, exp.In, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is)
 _FUNCS = {exp.Lower: "lower", exp.Upper: "upper", exp.Trim: "trim"}
@@ -89,11 +89,12 @@ def plan(conn: sqlite3.Connection, sql: str) -> list[str]:
 
 
 def scanned(details: list[str], aliases: dict[str, str]) -> set[str]:
-    """Real tables a plan reads in full (``SCAN t``, also through a covering index)."""
+    """Real tables a plan reads in full: ``SCAN t`` (also through a covering index), or an
+    automatic index SQLite builds from the whole table on every run."""
     out = set()
     for d in details:
-        if d.startswith("SCAN "):
-            name = d[5:].split(" ", 1)[0]
+        if d.startswith("SCAN ") or (d.startswith("SEARCH ") and " AUTOMATIC " in d):
+            name = d.split(" ", 2)[1]
             if name in aliases:
                 out.add(aliases[name])
     return out
@@ -139,11 +140,15 @@ def _optional(node: exp.Expression) -> bool:
     return False
 
 
-def filters(tree: exp.Expression, spec: DomainSpec) -> dict[str, tuple[list[IndexTerm], list[str]]]:
-    """Per real table: index terms its filter comparisons could use (text order) and
-    reasons for the filters no index serves."""
+Filters = dict[str, tuple[list[IndexTerm], list[str], list[bool]]]
+
+
+def filters(tree: exp.Expression, spec: DomainSpec) -> Filters:
+    """Per real table: index terms its comparisons could use (text order), reasons for
+    the filters no index serves, and ``[True]`` when a term filters (compares with a bound
+    value, a constant or an outer query's column), not only joins."""
     schema = column_map(spec)
-    out: dict[str, tuple[list[IndexTerm], list[str]]] = {}
+    out: Filters = {}
     for cmp in tree.find_all(*_CMP, exp.Like):
         if not cmp.find_ancestor(exp.Where, exp.Join):
             continue
@@ -156,16 +161,33 @@ def filters(tree: exp.Expression, spec: DomainSpec) -> dict[str, tuple[list[Inde
             if got is None:
                 continue
             table, term = got
-            terms, why = out.setdefault(table, ([], []))
+            terms, why, filtered = out.setdefault(table, ([], [], []))
+            join = _joins(cmp, other)  # a join term: an index helps when it is the inner loop
             if _optional(cmp):
                 why.append(f"optional filter on {term.column} (inside OR)")
             elif isinstance(cmp, exp.Like):
                 why.append(f"LIKE on {term.column}")
             elif isinstance(cmp, exp.Is):
                 continue
-            elif term not in terms:
-                terms.append(term)
+            else:
+                if not join and not filtered:
+                    filtered.append(True)
+                if term not in terms:
+                    terms.append(term)
     return out
+
+
+def _joins(cmp: exp.Expression, other: exp.Expression) -> bool:
+    """Whether ``other`` reads a column of the comparison's own query (a join partner);
+    a column of an outer query (a correlated subquery) filters like a bound value."""
+    query = cmp.find_ancestor(exp.Select, exp.Update, exp.Delete)
+    if query is None:
+        return False
+    own = sources(query)
+    for col in other.find_all(exp.Column):
+        if col.table in own or (not col.table and col.find_ancestor(exp.Select) is query):
+            return True
+    return False
 
 
 def _entry(term: IndexTerm) -> str:
@@ -190,9 +212,8 @@ def advise(spec: DomainSpec) -> tuple[DomainSpec, IndexAdvice]:
             aliases = _aliases(tree, spec)
             wanted = filters(tree, spec)
             for table in sorted(scanned(details, aliases) & set(wanted)):
-                terms, why = wanted[table]
+                terms, why, filtered = wanted[table]
                 scan = Scan(tool, where, table)
-                advice.scans.append(scan)
                 for term in terms:
                     text = _entry(term)
                     name = index_name(table, text)
@@ -206,7 +227,10 @@ def advise(spec: DomainSpec) -> tuple[DomainSpec, IndexAdvice]:
                         break
                     conn.execute(f'DROP INDEX "{name}"')
                 if scan.fixed_by is None:
+                    if not filtered and not why:
+                        continue  # the outer loop of a join: the query reads it whole
                     scan.reason = "; ".join(why) or "no filter term an index can serve"
+                advice.scans.append(scan)
     finally:
         conn.close()
     if not advice.added:
