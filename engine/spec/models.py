@@ -27,6 +27,7 @@ from engine.spec.base import (
     SpecModel,
 )
 from engine.spec.columns import Column, FakerHint
+from engine.spec.indexterms import index_terms  # the term syntax lives there
 from engine.spec.kinds import DATE_FMT, DATETIME_FMT
 from engine.spec.source import read_spec_data  # strict reading (re-exported here)
 from engine.spec.tooldefs import Effect, IdGenerator, Param, Precondition, Returns, Tool
@@ -103,7 +104,6 @@ class Entity(SpecModel):
 
     @model_validator(mode="after")
     def _known_index_columns(self) -> Entity:
-        from engine.spec.indexterms import index_terms  # the term syntax lives there
 
         for text in self.indexes:
             for term in index_terms(text):

@@ -18,8 +18,11 @@ from typing import Any
 from sqlglot import exp
 
 from engine.db import q
-from engine.spec.models import DATE_FMT, DATETIME_FMT, DomainSpec, Param, Tool
+from engine.spec.models import DATE_FMT, DATETIME_FMT, Column, DomainSpec, Param, Tool
 from engine.spec.sql import column_map, parse_one_statement, resolve_column
+from synth.proctest.literals import sql_literals
+from synth.seed.columns import make_generator
+from synth.seed.values import guess_source, pool
 from synth.tasks.domain import TAG
 
 _CMP = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Between, exp.In)
@@ -106,7 +109,6 @@ def analyze_params(spec: DomainSpec, tool: Tool) -> dict[str, ParamSource]:
                     if name not in found or found[name][0] > rank:
                         found[name] = (rank, ref, like)
                     break
-    from synth.proctest.literals import sql_literals
 
     lits = sql_literals(tool)
     out: dict[str, ParamSource] = {}
@@ -190,8 +192,6 @@ class FreeValues:
     def _generator(self, ref: str) -> Any:
         gen = self._gens.get(ref)
         if gen is None:
-            from synth.seed.columns import make_generator
-
             table, _, col = ref.partition(".")
             gen = self._gens[ref] = make_generator(self.spec, table, col, 200, self.seed)
         return gen
@@ -289,8 +289,6 @@ class FreeValues:
             except Exception:  # a generator that needs seeding context: fall back below
                 candidates = []
         if not candidates:
-            from synth.seed.values import guess_source, pool
-
             kind, prov, args = guess_source(name or "value", _text_column())
             candidates = pool(self.seed, prov, args, 100) if kind == "provider" else []
             candidates = [rng.choice(candidates)] if candidates else []
@@ -303,6 +301,5 @@ class FreeValues:
 
 
 def _text_column() -> Any:
-    from engine.spec.models import Column
 
     return Column(type="string")

@@ -17,6 +17,7 @@ from engine.db import bytes_to_connection
 from engine.runtime.argcheck import ArgError, compile_params
 from engine.runtime.call import ToolResult, truthy
 from engine.spec.models import PolicyRule
+from engine.spec.sql import params_used
 from engine.spec.task import RowChange
 from engine.world import World
 from synth.tasks.args import FreeValues, ParamSource, analyze_params
@@ -303,7 +304,6 @@ def _single_param_checks(
 ) -> list[tuple[str, str | None, frozenset[str]]]:
     """Preconditions (rule None) and policy rules (rule name) that use no ``let`` value, with
     the params they use: cheap to test on many candidate values before any call."""
-    from engine.spec.sql import params_used
 
     out: list[tuple[str, str | None, frozenset[str]]] = []
     items: list[tuple[str, str | None]] = [(p.check, None) for p in tool.preconditions]

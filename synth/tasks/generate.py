@@ -20,12 +20,16 @@ import networkx as nx
 from engine.spec.task import Task, dump_tasks
 from engine.world import World
 from synth.audit import Auditor
+from synth.graph import build_graph
+from synth.seed.repair import columns_in
+from synth.seed.values import sub_rng
 from synth.tasks.assemble import assemble, drop_unstable_info
 from synth.tasks.chain import Call, sample_call, user_facts
 from synth.tasks.context import Ctx, field_values
+from synth.tasks.domain import owner
 from synth.tasks.draft import Draft, current
-from synth.tasks.draw import NoCandidates
-from synth.tasks.quality import explain
+from synth.tasks.draw import NoCandidates, primary_param
+from synth.tasks.quality import explain, quality_report
 from synth.tasks.start import StartBuilder
 from synth.tasks.subgoals import add_subgoals, add_write
 from synth.tasks.toolset import complexity
@@ -40,7 +44,6 @@ log = logging.getLogger(__name__)
 
 
 def task_rng(seed: int, domain: str, *parts: object) -> random.Random:
-    from synth.seed.values import sub_rng
 
     return sub_rng(seed, "tasks", domain, *parts)
 
@@ -87,8 +90,6 @@ def generate_tasks(
     """``n`` verified tasks for ``world`` (fewer only if the domain cannot give more).
     ``progress(done, n)`` is called after each shipped task (a progress bar)."""
     import time
-
-    from synth.graph import build_graph
 
     t0 = time.perf_counter()
     ctx = Ctx(world, graph if graph is not None else build_graph(world.spec), seed)
@@ -149,7 +150,6 @@ def generate_tasks(
             progress(len(tasks), n)
     vs.close()
     auditor.close()
-    from synth.tasks.quality import quality_report
 
     report = quality_report(world, tasks, seed, policies=policies, ctx=ctx)
     report["rejections"] = dict(sorted(rejections.items()))
@@ -188,8 +188,6 @@ def _prepared_seed(
 ) -> tuple[Any, Call] | None:
     """When no row passes a write's own checks (no account has a zero balance to close),
     edit one column those checks read on a row, in the start-state patch, and try again."""
-    from synth.seed.repair import columns_in
-    from synth.tasks.draw import primary_param
 
     pname = primary_param(ctx, tool)
     if pname is None:
@@ -230,7 +228,6 @@ def _prepared_seed(
 def _distractors(
     ctx: Ctx, sb: StartBuilder, call: Call, count: int, rng: random.Random, patch: Any = None
 ) -> tuple[Any, list]:
-    from synth.tasks.domain import owner
 
     utable = ctx.info.user_table
     targets = [(utable, {ctx.info.pk(utable)[0]: call.user})]

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from engine.errors import TaskError
 from engine.world import TASKS_FILE, World, read_world_files, write_world
+from synth.audit import audit_tasks
+from synth.graph import GRAPH_FILE, graph_to_json, load_world_graph
 from synth.tasks.generate import TaskSet, generate_tasks
 from synth.tasks.quality import quality_report
 from synth.tasks.verify import duplicates, reason_code, verify_task
@@ -23,7 +25,6 @@ def generate_into(world_dir: str | Path, n: int, seed: int, progress: bool = Fal
     """Generate ``n`` tasks for the world at ``world_dir`` and rewrite it with
     ``tasks.jsonl`` and ``graph.json`` (every other file and the manifest meta kept);
     ``progress`` shows a transient bar on stderr while tasks are sampled."""
-    from synth.graph import GRAPH_FILE, graph_to_json, load_world_graph
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:  # 0 would empty tasks.jsonl
         raise TaskError(f"{world_dir}: the number of tasks must be >= 1, got {n!r}")
@@ -80,7 +81,6 @@ def report_world(world_dir: str | Path, seed: int | None = None) -> dict[str, An
         "ok": len(tasks) - sum(problems.values()),
         "problems": dict(sorted(problems.items())),
     }
-    from synth.audit import audit_tasks
 
     aud = audit_tasks(world, tasks)  # the independent auditor on what is stored
     report["audit"] = {

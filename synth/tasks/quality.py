@@ -16,6 +16,11 @@ from typing import Any
 
 from engine.spec.task import Task
 from engine.world import World
+from synth.graph import load_world_graph
+from synth.seed.values import sub_rng
+from synth.tasks.context import Ctx
+from synth.tasks.domain import SchemaInfo
+from synth.tasks.draw import NoCandidates, draw_args
 
 
 def _rate(hits: int, total: int) -> float:
@@ -47,10 +52,6 @@ def empty_policy(world: World, tasks: list[Task], session: Any = None) -> float:
 
 def random_policy(world: World, tasks: list[Task], seed: int, ctx: Any = None) -> float:
     """Share of tasks a policy of random valid calls passes."""
-    from synth.graph import load_world_graph
-    from synth.seed.values import sub_rng
-    from synth.tasks.context import Ctx
-    from synth.tasks.draw import NoCandidates, draw_args
 
     if ctx is None:
         ctx = Ctx(world, load_world_graph(world), seed)
@@ -92,7 +93,6 @@ def quality_report(
     """Counts by difficulty, write-tool coverage, toolset sizes, distractors, sub-goal kinds
     and (``policies``) the gold / random / empty pass rates."""
     spec = world.spec
-    from synth.tasks.domain import SchemaInfo
 
     info = SchemaInfo(spec)
     writes = sorted(n for n, t in info.customer_tools().items() if not t.read_only)

@@ -12,9 +12,11 @@ from typing import Any
 
 from engine.reward.match import normalize_answer
 from engine.spec.models import PolicyRule
+from synth.seed.repair import columns_in
 from synth.tasks.chain import Call, sample_call
 from synth.tasks.context import Ctx
 from synth.tasks.draft import Draft, current, prepare
+from synth.tasks.draw import primary_param
 from synth.tasks.render import Ambiguous, request
 from synth.tasks.start import StartBuilder
 
@@ -99,8 +101,6 @@ def _prepared_refusal(
 ) -> Call | None:
     """Make the rule apply by editing a column it tests on one of the user's rows (an order
     placed long ago), trying the edit on a scratch copy first."""
-    from synth.seed.repair import columns_in
-    from synth.tasks.draw import primary_param
 
     pname = primary_param(ctx, rule.tool)
     if pname is None:

@@ -23,6 +23,8 @@ from engine.db import bytes_to_connection, q
 from engine.runtime.call import invariant_plan
 from engine.spec.models import DATE_FMT, DATETIME_FMT
 from engine.spec.task import RowChange
+from synth.seed.repair import fill_plan
+from synth.seed.values import Pattern
 from synth.tasks.context import Ctx
 from synth.tasks.domain import FK, TAG, fetch_row
 
@@ -73,7 +75,6 @@ class StartBuilder:
 
     @cached_property
     def fills(self) -> list[tuple[str, str, str]]:
-        from synth.seed.repair import fill_plan
 
         out = []
         for table, col, stmt, _reads in fill_plan(self.spec):
@@ -123,8 +124,6 @@ class StartBuilder:
             return v
         pattern = (c.faker.pattern if c.faker and c.faker.pattern else None) or pattern_of(old)
         if pattern and ("#" in pattern or "?" in pattern):
-            from synth.seed.values import Pattern
-
             pat = Pattern(pattern)
             for _ in range(50):
                 v = pat.draw(rng, 1)[0]

@@ -18,12 +18,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from engine.reward.match import answer_found
 from engine.spec.models import Column
 from synth.tasks.chain import Call, arg_options, describe_facts, resolve, sample_call
 from synth.tasks.context import Ctx, field_values, meaningful_result
+from synth.tasks.domain import fetch_row
 from synth.tasks.draft import Draft, current
+from synth.tasks.draw import primary_param
 from synth.tasks.refusal import try_refusal
-from synth.tasks.render import Ambiguous, describe, fmt, request, words
+from synth.tasks.render import Ambiguous, describe, fmt, request, singular, words
 from synth.tasks.start import StartBuilder
 
 KINDS = ("info", "write", "conditional", "refusal")
@@ -79,7 +82,6 @@ def _row_id(change: Any) -> str:
 
 def _fresh(answer: str, asked: set[str]) -> bool:
     """An answer that no other answer (or profile fact) already says, nor contains."""
-    from engine.reward.match import answer_found
 
     others = sorted(asked)
     return not answer_found(answer, others) and not any(answer_found(a, [answer]) for a in others)
@@ -107,7 +109,6 @@ def try_write(ctx: Ctx, d: Draft, coverage: Counter) -> bool:
 def _conditional_ok(ctx: Ctx, tool: str) -> str | None:
     """The primary param of a tool fit for 'W on A, else W on B': it names a knowable row
     and no other argument depends on that row (items of an order)."""
-    from synth.tasks.draw import primary_param
 
     pname = primary_param(ctx, tool)
     if pname is None:
@@ -208,7 +209,6 @@ def _answer(value: Any) -> str | None:
 
 def _own_values(ctx: Ctx, d: Draft) -> set[str]:
     """What the user knows about themself (their profile): never a question."""
-    from synth.tasks.domain import fetch_row
 
     utable = ctx.info.user_table
     row = fetch_row(ctx.conn, ctx.info, utable, {ctx.info.pk(utable)[0]: d.user}) or {}
@@ -297,7 +297,6 @@ def try_info(ctx: Ctx, d: Draft) -> bool:
 def _subject(ctx: Ctx, tool: str, args: dict[str, Any], of: str) -> str | None:
     """What the question is about: the row the call names ('order #W123'), or a row of
     the answer's own table under it ('my order', 'the payment of order #W123')."""
-    from synth.tasks.render import singular
 
     for name, v in args.items():
         ref = ctx.sources[tool][name].ref

@@ -298,7 +298,6 @@ def distractor_problem(world: World, task: Task, session: Any) -> str | None:
         got.append(session.changes())  # gold never touches a distractor row: no filter
     if _outcome(world.spec, got[0]) == _outcome(world.spec, got[1]):
         return None
-    from engine.reward.evaluate import evaluate_changes
 
     answers = list(task.required_answers)
     for mine, other in ((got[0], got[1]), (got[1], got[0])):
