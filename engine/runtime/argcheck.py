@@ -158,9 +158,40 @@ def _bool_check(name: str) -> Check:
     return check
 
 
+def _object_fields(name: str, p: Param) -> Check:
+    """An object's fields checked like params (unknown ones refused): the dict to bind."""
+    fields = dict(p.properties or {})
+    checks = {f: param_check(f"{name}.{f}", fp) for f, fp in fields.items()}
+    required = [f for f, fp in fields.items() if fp.required]
+    known = ", ".join(fields)
+
+    def check(v: Any) -> Any:
+        if type(v) is not dict:
+            raise ArgError(f"{name!r} must be an object, got {_kind(v)} {show(v)}")
+        for f in required:
+            if f not in v:
+                raise ArgError(f"{name!r} is missing its field {f!r}")
+        extra = [k for k in v if k not in fields]
+        if extra:
+            raise ArgError(f"{name!r} has an unknown field {show(extra[0])} (fields: {known})")
+        return {f: checks[f](x) if x is not None or f in required else None for f, x in v.items()}
+
+    return check
+
+
+def _object_check(name: str, p: Param) -> Check:
+    fields = _object_fields(name, p)
+    return lambda v: json.dumps(fields(v), ensure_ascii=False, separators=(",", ":"))
+
+
+def _element_check(name: str, p: Param) -> Check:
+    """An array element: an object stays a dict (the array is bound as one JSON text)."""
+    return _object_fields(name, p) if p.type == "object" else param_check(name, p)
+
+
 def _array_check(name: str, p: Param) -> Check:
     assert p.items is not None
-    item_checks = [param_check(f"{name}[{i}]", p.items) for i in range(p.max_items or 0)]
+    item_checks = [_element_check(f"{name}[{i}]", p.items) for i in range(p.max_items or 0)]
     lo, hi, unique = p.min_items or 0, p.max_items, p.unique_items
     items = p.items
 
@@ -178,7 +209,7 @@ def _array_check(name: str, p: Param) -> Check:
             raise ArgError(f"{name!r} must have at most {DEFAULT_MAX_LENGTH} items, got {n}")
         out = []
         for i, x in enumerate(v):
-            c = item_checks[i] if i < len(item_checks) else param_check(f"{name}[{i}]", items)
+            c = item_checks[i] if i < len(item_checks) else _element_check(f"{name}[{i}]", items)
             out.append(c(x))
         if unique and len({json.dumps(x, sort_keys=True) for x in out}) != n:
             raise ArgError(f"{name!r} must not repeat items, got {show(v)}")
@@ -204,6 +235,8 @@ def param_check(name: str, p: Param) -> Check:
             return _bool_check(name)
         case "array":
             return _array_check(name, p)
+        case "object":
+            return _object_check(name, p)
     raise AssertionError(p.type)
 
 
@@ -211,7 +244,7 @@ def default_bind(p: Param) -> Any:
     """What an omitted optional parameter binds: its default (arrays as JSON), else NULL."""
     if p.default is None:
         return None
-    if p.type == "array":
+    if p.type in ("array", "object"):
         return json.dumps(p.default, ensure_ascii=False, separators=(",", ":"))
     return p.default
 

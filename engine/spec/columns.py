@@ -86,7 +86,8 @@ class Column(SpecModel):
     type: ColumnType = Field(
         description="string (short text), text (long text), integer, decimal (money: "
         "compared at 'scale' digits), boolean, date ('2024-05-15'), datetime "
-        "('2024-05-15 15:00:00', comparable as text) or enum (one of 'values')."
+        "('2024-05-15 15:00:00', comparable as text), enum (one of 'values') or json (dicts and "
+        "lists stored as JSON text, compared structurally: key order does not count)."
     )
     description: str = Field(
         "",

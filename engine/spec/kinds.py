@@ -9,6 +9,7 @@ instead of comparing type names, so adding a type means adding one entry here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -84,6 +85,30 @@ def _canon_datetime(col: Column, value: Any) -> Any:
     return ("str", str(value).strip().replace("T", " ", 1))
 
 
+def _canon_json(col: Column, value: Any) -> Any:
+    """Structural: JSON text parsed, object keys unordered, list order kept, numbers as
+    decimals (1 and 1.0 are one value, 1 and "1" are not); text that is not JSON compares
+    as text."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_float=Decimal, parse_int=Decimal)
+        except (ValueError, RecursionError):
+            return ("str", value)
+    return ("json", _json_form(value))
+
+
+def _json_form(v: Any) -> Any:
+    if isinstance(v, dict):
+        return ("obj", tuple(sorted((str(k), _json_form(x)) for k, x in v.items())))
+    if isinstance(v, list):
+        return ("list", tuple(_json_form(x) for x in v))
+    if isinstance(v, bool) or v is None:
+        return ("lit", v)
+    if isinstance(v, int | float | Decimal):
+        return ("num", Decimal(str(v)))
+    return ("str", str(v))
+
+
 @dataclass(frozen=True)
 class ColumnKind:
     """What a column type means to the schema, the reward and the builders."""
@@ -155,6 +180,9 @@ COLUMN_KINDS: dict[str, ColumnKind] = {
             _canon_text,
             discrete=True,
         ),
+        # JSON as TEXT (a "JSON" column type would get NUMERIC affinity in SQLite); results
+        # show it as text unless the query lists it in returns.json_columns
+        ColumnKind("json", lambda c: sa.Text(), ("string",), _canon_json),
     )
 }
 
@@ -184,6 +212,7 @@ PARAM_KINDS: dict[str, ParamKind] = {
             text_format=DATETIME_FMT,
         ),
         ParamKind("array", "array"),
+        ParamKind("object", "object"),  # its 'properties' (scalars); bound as JSON text
     )
 }
 

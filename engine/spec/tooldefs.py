@@ -17,8 +17,8 @@ class Param(SpecModel):
     """A tool argument: bound as ``:name`` in the tool's SQL after the runtime checked it."""
 
     type: ParamType = Field(
-        description="string, integer, number, boolean, enum, date, datetime or array (bound "
-        "as JSON text: read it with json_each(:name))."
+        description="string, integer, number, boolean, enum, date, datetime, array (bound "
+        "as JSON text: read it with json_each(:name)) or object (its 'properties'; JSON text)."
     )
     description: str = Field("", description="What to pass; shown to agents in the tool schema.")
     required: bool = Field(True, description="The call fails with invalid_arguments without it.")
@@ -32,6 +32,12 @@ class Param(SpecModel):
     max_length: int | None = Field(None, ge=1, description="Longest text accepted.")
     pattern: str | None = Field(None, description="A regular expression the whole text must match.")
     items: Param | None = Field(None, description="The element of an array param.")
+    properties: dict[str, Param] | None = Field(
+        None,
+        description="The fields of an object param (scalars; each 'required' unless it says "
+        "otherwise; unknown fields are refused). Bound as JSON text: read it with "
+        "json_extract(:name, '$.field'), or json_each(:name) for an array of objects.",
+    )
     min_items: int | None = Field(None, ge=0, description="Fewest array elements accepted.")
     max_items: int | None = Field(None, ge=1, description="Most array elements accepted.")
     unique_items: bool = Field(False, description="Array elements must be distinct.")
@@ -54,6 +60,13 @@ class Param(SpecModel):
             raise ValueError("'items' is only for array params")
         if self.items is not None and self.items.type == "array":
             raise ValueError("nested arrays are not supported")
+        if self.type == "object" and not self.properties:
+            raise ValueError("an object param needs 'properties'")
+        if self.type != "object" and self.properties is not None:
+            raise ValueError("'properties' is only for object params")
+        for fname, field in (self.properties or {}).items():
+            if field.type in ("array", "object"):
+                raise ValueError(f"properties.{fname}: object fields are scalars")
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)

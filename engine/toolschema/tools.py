@@ -100,6 +100,9 @@ def param_json_schema(param: Param, strict: bool = False, nullable: bool = False
     if param.type == "array":
         assert param.items is not None
         out["items"] = param_json_schema(param.items, strict=strict)
+    if param.type == "object":
+        shape = params_json_schema(param.properties or {}, strict=strict)
+        out.update({k: v for k, v in shape.items() if k != "type"})
     if strict:
         extra = _constraint_text(param)
         desc = f"{desc} ({extra})" if desc and extra else desc or extra

@@ -86,6 +86,16 @@ def arg_problem(p: Param, v: Any) -> str | None:
         return None if any(type(x) is t and x == v for x in p.values or []) else "not a member"
     if p.type == "boolean":
         return None if t is bool else "type"
+    if p.type == "object":
+        if t is not dict:
+            return "type"
+        fields = p.properties or {}
+        if any(k not in fields for k in v) or any(
+            f not in v for f, fp in fields.items() if fp.required
+        ):
+            return "fields"
+        bad = any(arg_problem(fields[k], x) for k, x in v.items() if x is not None)
+        return "field" if bad else None
     if t is not list:  # array
         return "type"
     if len(v) < (p.min_items or 0) or len(v) > min(

@@ -8,6 +8,7 @@ the column's CHECKs, names/emails/cities... guessed from the column name).
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -177,6 +178,10 @@ def _by_type(
     seed: int,
 ) -> ColumnGen:
     checks = column_checks(table, cname, entity)
+    if col.type == "json":  # its default as JSON text ('{}' without one)
+        d = col.default if col.default is not None else {}
+        text = d if isinstance(d, str) else json.dumps(d, separators=(",", ":"))
+        return ColumnGen(lambda rng, k: [text] * k, domain=1)
     ranged = col.minimum is not None or col.maximum is not None or col.min_value or col.max_value
     if (
         col.default is not None
