@@ -192,7 +192,7 @@ def render_report(
 ) -> list[NotebookResult]:
     """Execute every notebook on ``worlds``; write ``.ipynb``, HTML, PNGs and ``index.html``."""
     from engine.analysis import find_worlds  # lazy: DuckDB/Arrow come with the analysis extra
-    from engine.analysis.trajectories import find_trajectory_files
+    from engine.analysis.trajectories import find_trajectory_files  # lazy: the CLI loads only what a command runs
 
     src = Path(worlds).resolve()
     found = find_worlds(src)  # one clear line when there is no world
@@ -273,7 +273,7 @@ def register(app: Any) -> None:
         timeout: Annotated[int, typer.Option(min=1, help="Seconds per notebook cell.")] = 600,
     ) -> None:
         """Execute the analysis notebooks on worlds (and trajectories); write .ipynb + HTML."""
-        from synth.cli_errors import out, run
+        from synth.cli_errors import out, run  # lazy: the CLI loads only what a command runs
 
         results = run(
             render_report,

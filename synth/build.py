@@ -19,11 +19,13 @@ from engine.errors import ScaleEnvError
 from engine.spec.models import DomainSpec
 from engine.spec.validate import load_spec
 from engine.world import DB_FILE, SPEC_FILE, World, write_world
+from synth.audit.seeding import seeding_report, strict_problems
 from synth.graph import build_graph, graph_to_json
 from synth.indexes import advise as advise_indexes
 from synth.migrate.apply import create_world_db, initial_revision
 from synth.proctest.run import run_proctest
 from synth.resources import resolve_spec
+from synth.seed.plan import plan_counts
 from synth.seed.seeder import seed_database
 from synth.tasks import generate_tasks
 
@@ -105,8 +107,6 @@ def build_world(
         reports["proctest"] = report
         files["proctest.json"] = report.to_json().encode()
     if strict:
-        from synth.audit.seeding import strict_problems
-
         problems = strict_problems(spec, reports["seeding"])
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -130,8 +130,6 @@ def build_world(
 
 
 def _seeding(spec: DomainSpec, rows: int | None, got: Any) -> dict[str, Any]:
-    from synth.audit.seeding import seeding_report
-    from synth.seed.plan import plan_counts
 
     return seeding_report(plan_counts(spec, rows), dict(got), got.capped, got.repaired)
 

@@ -47,7 +47,7 @@ def demo(
     """Build the curated worlds with tasks and play one scripted episode in each."""
     from synth.demo import (
         run_demo,  # lazy: CLI start-up stays fast; a command loads only what it runs
-    )
+    )  # lazy: the CLI loads only what a command runs
 
     run(run_demo, out_dir, seed=seed, rows=rows, tasks=tasks, console=out)
 
@@ -62,7 +62,7 @@ def init(
 ) -> None:
     """Write a small, commented domain spec (a library lending desk) that builds, passes
     procedural testing and yields tasks: the start of a new domain."""
-    from synth.init import init_domain
+    from synth.init import init_domain  # lazy: the CLI loads only what a command runs
 
     path = run(init_domain, name, out_path, force=force)
     out.print(f"[green]wrote[/green] {lit(path)}", highlight=False)
@@ -75,7 +75,7 @@ def world_validate(spec: str = typer.Argument(..., help=SPEC_HELP)) -> None:
     """Validate a domain spec; print every error with its field path."""
     from engine.spec.source import (
         read_spec_data,  # lazy: CLI start-up stays fast; a command loads only what it runs
-    )
+    )  # lazy: the CLI loads only what a command runs
     from engine.spec.validate import (  # lazy: CLI start-up stays fast; a command loads only what it runs
         load_spec,
         validate_spec,
@@ -117,7 +117,7 @@ def world_build(
     """Build a world: migrations, seeded database, procedural tests, (tasks)."""
     from synth.build import (
         build_world,  # lazy: CLI start-up stays fast; a command loads only what it runs
-    )
+    )  # lazy: the CLI loads only what a command runs
 
     res = run(
         build_world,
@@ -132,7 +132,7 @@ def world_build(
     )
     from engine.db import (
         table_counts,  # lazy: CLI start-up stays fast; a command loads only what it runs
-    )
+    )  # lazy: the CLI loads only what a command runs
 
     total = sum(table_counts(res.db_bytes).values())
     out.print(f"[green]built[/green] {lit(res.path)} ({total} rows, {len(res.spec.tools)} tools)")
@@ -151,7 +151,7 @@ def world_inspect(world_dir: Path = typer.Argument(..., help="World directory.")
     """Show a world's tables, row counts, tools and invariants."""
     from engine.world import (
         World,  # lazy: CLI start-up stays fast; a command loads only what it runs
-    )
+    )  # lazy: the CLI loads only what a command runs
 
     w = run(World.load, world_dir)
     n_tasks = len(run(lambda: w.tasks))  # reads tasks.jsonl: a garbage file is one error line
@@ -196,10 +196,10 @@ def world_migrate(
     """Add a migration for an evolved spec and upgrade the world, keeping its rows."""
     from engine.spec.validate import (
         load_spec,  # lazy: CLI start-up stays fast; a command loads only what it runs
-    )
+    )  # lazy: the CLI loads only what a command runs
     from synth.migrate.apply import (
         migrate_world,  # lazy: CLI start-up stays fast; a command loads only what it runs
-    )
+    )  # lazy: the CLI loads only what a command runs
 
     new_spec = run(load_spec, run(resolve_spec, spec))
     path = run(migrate_world, world_dir, new_spec)
@@ -321,10 +321,10 @@ def world_test(
 
     from engine.world import (
         World,  # lazy: CLI start-up stays fast; a command loads only what it runs
-    )
+    )  # lazy: the CLI loads only what a command runs
     from synth.proctest.run import (
         run_proctest,  # lazy: CLI start-up stays fast; a command loads only what it runs
-    )
+    )  # lazy: the CLI loads only what a command runs
 
     w = run(World.load, world_dir)
     t0 = time.perf_counter()
@@ -393,7 +393,9 @@ __import__("synth.generate.openapi.cli", fromlist=["register"]).register(synth_a
 __import__("synth.generate.cli", fromlist=["register"]).register(synth_app)  # synth domain
 # synth domain "DESCRIPTION" --llm: replaces the command above, same options plus the LLM path
 __import__("synth.generate.llm.cli", fromlist=["register"]).register(synth_app)  # synth domain
-__import__("synth.importers.cli", fromlist=["register"]).register(app, world_app)  # world import, import tau2
+__import__("synth.importers.cli", fromlist=["register"]).register(
+    app, world_app
+)  # world import, import tau2
 
 
 def main() -> None:
