@@ -326,16 +326,19 @@ def _false_by_column(
                     continue
                 for val in column_values(oracle, table, cname, cur[cname], vals):
                     conn.execute("SAVEPOINT scaleenv_probe")
+                    ok = True
                     try:
                         sql = f"UPDATE {q(table)} SET {q(cname)} = ? WHERE rowid = ?"
                         conn.execute(sql, (val, rid))
                         got = conn.execute(check, binds).fetchone()
                     except sqlite3.Error:
-                        got = None
+                        got, ok = None, False
                     finally:
                         conn.execute("ROLLBACK TO scaleenv_probe")
                         conn.execute("RELEASE scaleenv_probe")
-                    if got is not None and not truthy(got[0]):
+                    # no row fails a precondition as a false one does (the runtime's rule);
+                    # the binds are a searched call's, so no row is not a type mismatch
+                    if (got is None or not truthy(got[0])) and ok:
                         shown = {n: binds[n] for n in names if n != "now" and n in binds}
                         return {**shown, f"{table}.{cname}": val}
     return None
