@@ -113,7 +113,7 @@ def read_discovery(doc: dict[str, Any], source: str) -> ApiModel:
         description=" ".join(str(doc.get("description") or "").split()),
         source=source,
     )
-    _walk(doc.get("resources") or {}, "#/resources", None, model, resolve)
+    _walk(doc.get("resources") or {}, "#/resources", None, model, resolve, "")
     _parents_from_paths(doc, model)
     return model
 
@@ -147,11 +147,15 @@ def _parents_from_paths(doc: dict[str, Any], model: ApiModel) -> None:
                 break
 
 
-def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, resolve) -> None:
+def _walk(
+    resources: dict, where: str, parent: str | None, model: ApiModel, resolve, prefix: str
+) -> None:
+    """``prefix`` is the full dotted path (keys stay unique: folders.approvalRequests and
+    projects.approvalRequests); ``parent`` the nearest ancestor that is a resource."""
     for rname in sorted(resources):
         res = resources[rname]
         at = f"{where}/{rname}"
-        key = rname if parent is None else f"{parent}.{rname}"
+        key = f"{prefix}{rname}"
         methods = res.get("methods") or {}
         r = Resource(key=key, name=rname, where=at, parent=parent)
         schema_ref = _resource_schema(methods, resolve)
@@ -224,6 +228,7 @@ def _walk(resources: dict, where: str, parent: str | None, model: ApiModel, reso
             key if key in model.resources else parent,
             model,
             resolve,
+            key + ".",
         )
 
 

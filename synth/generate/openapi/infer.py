@@ -303,6 +303,8 @@ def _tools_for(
         if op.kind in ("update", "patch"):
             rule = immutable_rule(plan, tname)
             if rule is not None:
+                taken_rules = {r["name"] for r in rules}
+                rule["name"] = unique_name(rule["name"][:56], taken_rules)
                 rules.append(rule)
         report.operations.append(OpOutcome(op.op_id, op.kind, op.where, tool=tname))
 
