@@ -30,6 +30,7 @@ def test_check_env_passes(world):
 
 
 def test_gold_episode_through_step(world):
+    assert world.tasks  # never pass on an empty task set
     env = ScaleEnvGym(world, render_mode="ansi")
     for task in world.tasks:
         obs, info = env.reset(seed=0, options={"task_id": task.id})
