@@ -80,15 +80,26 @@ def text(
     return {"type": "text", "nullable": nullable, "match": "semantic", "faker": hint}
 
 
-def label(role: Role) -> dict[str, Any]:
-    """The display-name column of a role: its vocabulary, else its Faker provider."""
+QUALIFIERS = ["Classic", "Deluxe", "Essential", "Premium", "Signature", "Select", "Everyday", "Pro"]
+
+
+def label(role: Role, rows: int, qualifiers: list[str] | None = None) -> tuple[dict[str, Any], int]:
+    """A unique display-name column for a role and the base row count it supports.
+
+    Names identify a row to the user (a task says "the Cedar tub", not "HT03"), so they are
+    unique: a vocabulary is widened with qualifiers ("Premium Cleaning") or instance numbers
+    ("Cedar tub #2"), and the base rows stay at a third of the widened vocabulary so a world
+    scaled up to 3x still finds enough distinct names.
+    """
     if role.names:
-        return {"type": "string", "max_length": 80, "faker": {"choices": list(role.names)}}
-    return {
-        "type": "string",
-        "max_length": 80,
-        "faker": {"provider": role.provider or "catch_phrase"},
-    }
+        if qualifiers:
+            vocab = [f"{q} {n}" for n in role.names for q in qualifiers]
+        else:
+            vocab = [f"{n} #{k}" if k > 1 else n for k in range(1, 10) for n in role.names]
+        col = {"type": "string", "max_length": 80, "unique": True, "faker": {"choices": vocab}}
+        return col, max(1, min(rows, len(vocab) // 3))
+    hint = {"provider": role.provider or "catch_phrase"}
+    return {"type": "string", "max_length": 80, "unique": True, "faker": hint}, rows
 
 
 def filled(kind: str, sql: str, description: str = "", **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synth.generate.builder import Builder, enum, exists, label, money, pk, sql
+from synth.generate.builder import QUALIFIERS, Builder, enum, exists, label, money, pk, sql
 from synth.generate.sketch import Role
 
 NAME = "catalog"
@@ -36,14 +36,15 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         ]
     )
     lo, hi = params.get("price", [10, 400])
+    name_col, name_rows = label(r, 40, QUALIFIERS)
     b.table(
         t,
         {
             "description": r.description or f"The {r.noun}s offered by {b.sketch.title}.",
-            "rows": 40,
+            "rows": name_rows,
             "columns": {
                 key: pk(r.id_pattern, description=f"{r.noun.capitalize()} id."),
-                "name": label(r),
+                "name": name_col,
                 "category": enum(kinds),
                 "price": money(lo, hi, "price", f"Price of one {r.noun}."),
                 "status": enum(

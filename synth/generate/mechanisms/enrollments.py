@@ -31,14 +31,15 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
     et = "enrollments"
     levels = c.kinds or COURSE.kinds
     drop_days = rng.choice([3, 7, 14])
+    name_col, name_rows = label(c, 24)
     b.table(
         t,
         {
             "description": c.description or f"{c.noun.capitalize()}s {un}s can enroll in.",
-            "rows": 24,
+            "rows": name_rows,
             "columns": {
                 key: pk(c.id_pattern),
-                "title": label(c),
+                "title": name_col,
                 "level": enum(levels),
                 "prerequisite_id": {
                     "type": "string",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synth.generate.builder import Builder, enum, exists, label, pk, when
+from synth.generate.builder import Builder, enum, exists, pk, when
 from synth.generate.sketch import Role
 
 NAME = "renewals"
@@ -39,7 +39,13 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
             "columns": {
                 key: pk(r.id_pattern),
                 uid: {"type": "string", "references": f"{b.ut}.{uid}"},
-                "name": label(r),
+                "name": {
+                    "type": "string",
+                    "max_length": 80,
+                    "faker": {"choices": list(r.names)}
+                    if r.names
+                    else {"provider": "catch_phrase"},
+                },
                 "renewals_left": {
                     "type": "integer",
                     "minimum": 0,

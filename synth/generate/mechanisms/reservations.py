@@ -34,14 +34,15 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
     notice = rng.choice([1, 2, 3, 7])
     kinds = un.kinds or ["standard", "large"]
     lo, hi = params.get("rate", [40, 300])
+    name_col, name_rows = label(un, 20)
     b.table(
         ut,
         {
             "description": un.description or f"The {un.noun}s that can be reserved by the day.",
-            "rows": 20,
+            "rows": name_rows,
             "columns": {
                 ukey: pk(un.id_pattern),
-                "name": label(un),
+                "name": name_col,
                 "kind": enum(kinds),
                 "daily_rate": money(lo, hi, "daily_rate", "Price per day."),
                 "status": enum(["in_service", "maintenance"], [0.9, 0.1]),

@@ -34,14 +34,15 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
     hours = rng.choice([12, 24, 48])
     active = rng.choice(["booked", "confirmed", "reserved"])
     kinds = p.kinds or ["general", "specialist"]
+    name_col, name_rows = label(p, 12)
     b.table(
         pt,
         {
             "description": p.description or f"The {p.noun}s whose time can be booked.",
-            "rows": 12,
+            "rows": name_rows,
             "columns": {
                 pkey: pk(p.id_pattern),
-                "name": label(p),
+                "name": name_col,
                 "specialty": enum(kinds),
                 "status": enum(["active", "on_leave"], [0.9, 0.1]),
             },

@@ -32,14 +32,15 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
     gap = rng.choice([14, 30, 60])
     pause = rng.random() < 0.6
     lo, hi = params.get("fee", [5, 120])
+    name_col, name_rows = label(p, 8)
     b.table(
         pt,
         {
             "description": p.description or f"{p.noun.capitalize()}s a {un} can subscribe to.",
-            "rows": 8,
+            "rows": name_rows,
             "columns": {
                 pkey: pk(p.id_pattern),
-                "name": label(p),
+                "name": name_col,
                 "fee": {
                     "type": "decimal",
                     "minimum": lo,
