@@ -112,9 +112,10 @@ def filled(kind: str, sql: str, description: str = "", **extra: Any) -> dict[str
 def exists(table: str, key: str, param: str | None = None) -> dict[str, str]:
     """The usual first precondition: the row named by a param exists."""
     p = param or key
+    noun = key.removesuffix("_id").replace("_", " ")
     return {
         "check": f"SELECT 1 FROM {table} WHERE {key} = :{p}",
-        "error": f"No {table} row with {key} {{{p}}}.",
+        "error": f"Unknown {noun} {{{p}}}.",
     }
 
 

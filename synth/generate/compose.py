@@ -138,12 +138,15 @@ def generate_spec(sketch: DomainSketch, seed: int) -> DomainSpec:
 
 
 # ---- readable YAML -------------------------------------------------------------------------------
+_SQL_START = {"SELECT ", "INSERT ", "UPDATE ", "DELETE "}
+
+
 class _Dumper(yaml.SafeDumper):
     pass
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    if "\n" in value:
+    if "\n" in value or (len(value) > 80 and value.lstrip()[:7].upper() in _SQL_START):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
