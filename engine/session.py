@@ -37,7 +37,7 @@ from engine.runtime.call import ErrorType, PreparedTool, ToolResult, failure, ro
 from engine.runtime.changelog import ChangeLog, instrument_bytes, strip_bytes
 from engine.runtime.guard import Guard
 from engine.runtime.invariants import plan_checks
-from engine.runtime.undo import Undo
+from engine.runtime.undo import Undo, fk_order
 from engine.spec.task import Action, RowChange, Task
 from engine.toolschema.tools import mcp_tools, openai_tools
 
@@ -118,16 +118,22 @@ def shared_state(world: World) -> _Shared:
 
 def patch_statements(
     spec: DomainSpec, patch: list[RowChange], label: str = "patch"
-) -> list[tuple[str, list[Any]]]:
-    """``patch`` as SQL: upsert each ``after`` row, delete each row whose after is None."""
-    out: list[tuple[str, list[Any]]] = []
+) -> list[tuple[str, list[Any], int]]:
+    """``patch`` as SQL (statement, params, index in the patch): upsert each ``after`` row,
+    parents before children, then delete each row whose after is None, children first;
+    in that order foreign keys hold after every statement (so ``run_patch`` need not
+    defer them, which would expire every prepared statement of the connection)."""
+    rank = fk_order(spec)
+    ups: list[tuple[int, str, list[Any], int]] = []
+    dels: list[tuple[int, str, list[Any], int]] = []
     for i, ch in enumerate(patch):
         entity = spec.entities.get(ch.table)
         if entity is None:
             raise TaskError(f"{label}: start_patch[{i}] names unknown table {ch.table!r}")
         if ch.after is None:
             where = " AND ".join(f"{q(k)} IS ?" for k in ch.key)
-            out.append((f"DELETE FROM {q(ch.table)} WHERE {where}", list(ch.key.values())))
+            sql = f"DELETE FROM {q(ch.table)} WHERE {where}"
+            dels.append((-rank[ch.table], sql, list(ch.key.values()), i))
             continue
         row = {**ch.key, **ch.after}
         cols = ", ".join(q(c) for c in row)
@@ -140,35 +146,51 @@ def patch_statements(
                 f"UPDATE SET {sets}" if sets else "NOTHING"
             )
         sql = f"INSERT INTO {q(ch.table)} ({cols}) VALUES ({marks}){upsert}"
-        out.append((sql, list(row.values())))
-    return out
+        ups.append((rank[ch.table], sql, list(row.values()), i))
+    ordered = sorted(ups, key=lambda x: (x[0], x[3])) + sorted(dels, key=lambda x: (x[0], x[3]))
+    return [(sql, params, i) for _, sql, params, i in ordered]
 
 
 def run_patch(
     conn: sqlite3.Connection,
-    stmts: list[tuple[str, list[Any]]],
+    stmts: list[tuple[str, list[Any], int]],
     patch: list[RowChange],
     label: str = "patch",
 ) -> None:
-    """Apply ``stmts`` (from ``patch_statements``) in one transaction, foreign keys checked
-    at commit (deferred: the patch's row order does not matter), in O(patch rows); on any
-    error nothing is applied and a ``TaskError`` names the change."""
-    conn.execute("BEGIN")
-    try:
-        conn.execute("PRAGMA defer_foreign_keys = ON")
-        for i, (sql, params) in enumerate(stmts):
-            try:
-                conn.execute(sql, params)
-            except sqlite3.Error as exc:
-                ch = patch[i]
-                raise TaskError(f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}") from exc
+    """Apply ``stmts`` (from ``patch_statements``) in one transaction, in O(patch rows); on
+    any error nothing is applied and a ``TaskError`` names the change. A foreign key the
+    statement order cannot meet (a cycle) is tried once more with foreign keys deferred to
+    the commit: the start state must hold them, not each step."""
+    for deferred in (False, True):
+        conn.execute("BEGIN")
         try:
-            conn.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            raise TaskError(f"{label}: start state breaks foreign keys ({exc})") from exc
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            if deferred:
+                conn.execute("PRAGMA defer_foreign_keys = ON")
+            for sql, params, i in stmts:
+                try:
+                    conn.execute(sql, params)
+                except sqlite3.IntegrityError as exc:
+                    if not deferred and "FOREIGN KEY" in str(exc):
+                        break
+                    ch = patch[i]
+                    raise TaskError(
+                        f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}"
+                    ) from exc
+                except sqlite3.Error as exc:
+                    ch = patch[i]
+                    raise TaskError(
+                        f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}"
+                    ) from exc
+            else:
+                try:
+                    conn.execute("COMMIT")
+                    return
+                except sqlite3.IntegrityError as exc:
+                    raise TaskError(f"{label}: start state breaks foreign keys ({exc})") from exc
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+    raise TaskError(f"{label}: start state breaks foreign keys")  # pragma: no cover
 
 
 def apply_patch(
