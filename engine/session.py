@@ -13,6 +13,11 @@ changed since, the changelog's before-images are written back in place
 (``engine.runtime.undo``): O(changes), not O(world). The content, hash and every later result
 are those of a fresh deserialize; the ``snapshot()`` bytes may differ (page layout).
 
+A task's start state is never a copy: ``reset(task)`` undoes back to the base (the episode,
+then the previous task's start patch, whose logged rows the session keeps) and applies the
+task's start patch in place, in O(changes + patch rows); the memory a world holds does not
+grow with the number of tasks (only the patches' statements, for a bounded number of them).
+
 Sessions are independent (each holds its own copy of the bytes) and cheap. The connection
 is created with ``check_same_thread=False`` so a session may move between threads, but use
 one session from one thread at a time.
