@@ -299,11 +299,17 @@ def falsifiable(
             continue
         if row is not None and not truthy(row[0]):
             return {n: binds[n] for n in names if n != "now"}
-    return _false_by_column(oracle, sampler, check, seen[:4], names)
+    earlier = [p.check for p in tool.preconditions[:k]]
+    return _false_by_column(oracle, sampler, check, seen[:4], names, earlier)
 
 
 def _false_by_column(
-    oracle: Oracle, sampler: Sampler, check: str, seen: list[dict[str, Any]], names: list[str]
+    oracle: Oracle,
+    sampler: Sampler,
+    check: str,
+    seen: list[dict[str, Any]],
+    names: list[str],
+    earlier: list[str] = (),  # type: ignore[assignment]
 ) -> dict[str, Any] | None:
     """Binds of a searched call and one column of a row the check reads set to another
     value of its declared domain, for which the check is false (None: a tautology over the
@@ -321,27 +327,47 @@ def _false_by_column(
             ent = spec.entities[table]
             row = conn.execute(f"SELECT * FROM {q(table)} WHERE rowid = ?", (rid,)).fetchone()
             cur = dict(zip(ent.columns, row, strict=False))
+            tries: list[tuple[str, tuple, str, Any]] = []
             for cname in ent.columns:
                 if not {(table, cname), (None, cname)} & cols:
                     continue
                 for val in column_values(oracle, table, cname, cur[cname], vals):
-                    conn.execute("SAVEPOINT scaleenv_probe")
-                    ok = True
-                    try:
-                        sql = f"UPDATE {q(table)} SET {q(cname)} = ? WHERE rowid = ?"
-                        conn.execute(sql, (val, rid))
-                        got = conn.execute(check, binds).fetchone()
-                    except sqlite3.Error:
-                        got, ok = None, False
-                    finally:
-                        conn.execute("ROLLBACK TO scaleenv_probe")
-                        conn.execute("RELEASE scaleenv_probe")
-                    # no row fails a precondition as a false one does (the runtime's rule);
-                    # the binds are a searched call's, so no row is not a type mismatch
-                    if (got is None or not truthy(got[0])) and ok:
-                        shown = {n: binds[n] for n in names if n != "now" and n in binds}
-                        return {**shown, f"{table}.{cname}": val}
+                    sql = f"UPDATE {q(table)} SET {q(cname)} = ? WHERE rowid = ?"
+                    tries.append((sql, (val, rid), f"{table}.{cname}", val))
+                if ent.columns[cname].primary_key:  # a key has no other value: no such row
+                    sql = f"DELETE FROM {q(table)} WHERE rowid = ?"
+                    tries.append((sql, (rid,), f"{table} row", "absent"))
+            for sql, params, label, val in tries:
+                if _false_after(conn, sql, params, check, binds, earlier):
+                    shown = {n: binds[n] for n in names if n != "now" and n in binds}
+                    return {**shown, label: val}
     return None
+
+
+def _false_after(
+    conn: sqlite3.Connection, sql: str, params: tuple, check: str, binds: dict[str, Any],
+    earlier: list[str],
+) -> bool:  # fmt: skip
+    """Whether ``check`` fails (no row, or a false first column: the runtime's rule) after
+    the one-row change ``sql`` while the ``earlier`` preconditions still pass (else they
+    would fire first); undone after. Foreign keys are deferred (never committed), so a row
+    can be gone without its children."""
+    conn.execute("SAVEPOINT scaleenv_probe")
+    try:
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute(sql, params)
+        got = conn.execute(check, binds).fetchone()
+        for pre in earlier:
+            row = conn.execute(pre, binds).fetchone()
+            if row is None or not truthy(row[0]):
+                return False
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.execute("ROLLBACK TO scaleenv_probe")
+        conn.execute("RELEASE scaleenv_probe")
+        conn.execute("PRAGMA defer_foreign_keys = OFF")
+    return got is None or not truthy(got[0])
 
 
 def _kind(v: Any) -> str:
@@ -377,8 +403,8 @@ class States:
             s, spec = self.oracle.s, self.oracle.spec
             rng = random.Random(f"walk:{self.seed}")
             writers = [t for t, tool in spec.tools.items() if tool.writes]
-            self.enter(0)  # the walk draws from the base's pools (read once) and the rows
-            # it changed itself (``hot``), instead of reading the pools again after each call
+            self.enter(0)  # the walk draws from the base's pools (read once), not pools read
+            # again after each call (O(world) per call); rows it changed are ``hot`` after it
             calls: list[dict[str, Any]] = []
             self._walks = []
             for _ in range(n if writers else 0):
@@ -389,7 +415,6 @@ class States:
                         continue
                     if s.call(name, args).ok:
                         calls.append({"tool": name, "args": args})
-                        self.sampler.hot = hot_rows(s)
                 self._walks.append((s.snapshot(), list(calls), hot_rows(s)))
             s.restore(self.base)
             self.sampler.hot = {}
