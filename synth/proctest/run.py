@@ -1,8 +1,10 @@
 """Procedural testing of a world's tools, the paper's way, without an LLM.
 
 For every tool: cases generated from the spec and the live seeded database
-(``synth.proctest.casesearch``), each run on a session reset by snapshot/restore and classified by
-``synth.proctest.oracles`` as success, anticipated rejection or unexpected failure. A tool with any
+(``synth.proctest.casesearch``), each run on one session (back to its state by the change
+log's undo, each call judged inside a savepoint from the changes it logged: O(changes) per
+case, whatever the world's size) and classified by ``synth.proctest.oracles`` as success,
+anticipated rejection or unexpected failure. A tool with any
 unexpected failure is quarantined with the reason: marked in the world's spec, it is never
 offered to agents or used for tasks. ``proctest.json`` holds the per-tool counts and each
 tool's first unexpected failure; it is deterministic (same spec + seed -> same bytes) and
