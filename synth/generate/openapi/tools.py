@@ -285,14 +285,23 @@ RESTRICT_WORDS = re.compile(
 FORCE_PARAMS = ("force", "cascade", "recursive", "allow_missing_children", "delete_children")
 
 
-def _subtree(t: TablePlan, key_sql: str) -> list[tuple[TablePlan | ArrayPlan, str]]:
+def _subtree(
+    t: TablePlan, key_sql: str, lets: dict[str, str]
+) -> list[tuple[TablePlan | ArrayPlan, str]]:
     """(table, WHERE clause) for every row under ``t``'s row, deepest first: the order a
-    cascading delete must run in to keep foreign keys valid."""
+    cascading delete must run in to keep foreign keys valid. The ids of each level with
+    rows below it are captured first (``lets``, JSON arrays) so every deleted row holds a
+    value of the call: the deletes address their rows, level by level."""
     out: list[tuple[TablePlan | ArrayPlan, str]] = []
     for child in t.children:
-        sub = f"SELECT {child.pk} FROM {child.name} WHERE {child.fk} IN ({key_sql})"
-        out += _subtree(child, sub)
-        out.append((child, f"{child.fk} IN ({key_sql})"))
+        where = f"{child.fk} IN ({key_sql})"
+        if child.children or child.arrays:
+            name = f"{child.name[:52]}_ids"
+            while name in lets:
+                name = "x" + name
+            lets[name] = f"SELECT json_group_array({child.pk}) FROM {child.name} WHERE {where}"
+            out += _subtree(child, f"SELECT value FROM json_each(:{name})", lets)
+        out.append((child, where))
     out += [(a, f"{a.fk} IN ({key_sql})") for a in t.arrays]
     return out
 
@@ -325,7 +334,8 @@ def delete_tool(t: TablePlan, op: Operation) -> dict[str, Any]:
             }
         )
     key = f"SELECT :{t.pk}"
-    below = [] if restrict else _subtree(t, key)
+    lets: dict[str, str] = {}
+    below = [] if restrict else _subtree(t, key, lets)
     arrays = [(a, f"{a.fk} IN ({key})") for a in t.arrays] if restrict else []
     effects = [
         f"DELETE FROM {x.table if isinstance(x, ArrayPlan) else x.name} WHERE {w}"
@@ -342,6 +352,7 @@ def delete_tool(t: TablePlan, op: Operation) -> dict[str, Any]:
         "params": params,
         "reads": sorted({t.name, *[c.name for c in t.children], *touched}),
         "writes": touched,
+        "let": lets,
         "preconditions": pre,
         "effects": effects,
         "returns": {"query": f"SELECT :{t.pk} AS {t.pk}, 'deleted' AS result"},
