@@ -37,9 +37,22 @@ def qs(name: str) -> str:
     return name if plain and name.upper() not in _KEYWORDS else q(name)
 
 
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def add_functions(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """The SQL functions specs may use beyond SQLite's own: ``casefold(x)``, Unicode case
+    folding for lookups (SQLite's ``lower()`` folds ASCII only: 'ZOË' -> 'zoË'). Pure and
+    deterministic (Python's ``str.casefold``; non-text passes through), so results do not
+    depend on the host."""
+    conn.create_function("casefold", 1, _casefold, deterministic=True)
+    return conn
+
+
 def bytes_to_connection(db_bytes: bytes) -> sqlite3.Connection:
     """An in-memory connection holding a copy of ``db_bytes``."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    conn = add_functions(sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None))
     conn.deserialize(db_bytes)
     return conn
 

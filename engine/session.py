@@ -32,7 +32,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from engine.budget import StepBudget, call_steps
-from engine.db import q
+from engine.db import add_functions, q
 from engine.errors import ScaleEnvError, TaskError
 from engine.reward.diff import diff_states
 from engine.reward.evaluate import Score, evaluate_changes
@@ -242,6 +242,7 @@ class Session:
         conn = sqlite3.connect(
             ":memory:", isolation_level=None, check_same_thread=False, cached_statements=512
         )
+        add_functions(conn)  # casefold()
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA recursive_triggers = ON")  # REPLACE's deletes reach the changelog
         conn.execute(f"ATTACH DATABASE ':memory:' AS {SCHEMA}")

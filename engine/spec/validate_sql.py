@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from engine.db import add_functions
 from engine.spec.metadata import create_sqlite, sqlite_ddl
 from engine.spec.models import DomainSpec, Tool
 from engine.spec.scope import link, scope_columns, scoped_violations_sql
@@ -75,7 +76,7 @@ class SqlChecker:
     def __init__(self, spec: DomainSpec, errors: Errors) -> None:
         self.spec, self.errors = spec, errors
         self.schema = column_map(spec)
-        self.conn = sqlite3.connect(":memory:", isolation_level=None)
+        self.conn = add_functions(sqlite3.connect(":memory:", isolation_level=None))
         self._build()
 
     def _build(self) -> None:
@@ -383,7 +384,7 @@ def check_sql(spec: DomainSpec, errors: Errors) -> None:
         checker.close()
     if errors:
         return
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn = add_functions(sqlite3.connect(":memory:", isolation_level=None))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

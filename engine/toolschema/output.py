@@ -16,6 +16,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from engine.db import add_functions
 from engine.spec.kinds import column_kind
 from engine.spec.metadata import create_sqlite
 from engine.spec.models import Column, DomainSpec, Tool
@@ -137,7 +138,7 @@ def output_columns(
     assert tool.returns is not None
     own = conn is None
     if conn is None:
-        conn = sqlite3.connect(":memory:")
+        conn = add_functions(sqlite3.connect(":memory:"))
         create_sqlite(spec, conn)
     try:
         cur = conn.execute(tool.returns.query, _NullBinds())

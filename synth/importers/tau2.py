@@ -29,11 +29,15 @@ SPLITS_FILE = "splits.json"
 
 RETAIL_MAPPING = {
     "tables": {
-        "users": "users.*",
+        "users": {"path": "users.*", "columns": {
+            "first_name": "name.first_name", "last_name": "name.last_name",
+            **{f: f"address.{f}" for f in ("address1", "address2", "city", "country", "state", "zip")},
+        }},
         "payment_methods": {"path": "users.*.payment_methods.*", "columns": {"user_id": "^user_id"}},
         "products": "products.*",
         "variants": {"path": "products.*.variants.*", "columns": {"product_id": "^product_id"}},
         "orders": "orders.*",
+        "order_items": {"path": "orders.*.items.*", "columns": {"order_id": "^order_id", "position": "#"}},
     }
 }  # fmt: skip
 
@@ -217,7 +221,7 @@ def to_tau2_document(db_bytes: bytes) -> dict[str, Any]:
     try:
         rows = {
             t: [dict(r) for r in conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid')]
-            for t in ("users", "payment_methods", "products", "variants", "orders")
+            for t in ("users", "payment_methods", "products", "variants", "orders", "order_items")
         }
     finally:
         conn.close()
@@ -240,8 +244,10 @@ def to_tau2_document(db_bytes: bytes) -> dict[str, Any]:
     users = {
         u["user_id"]: {
             "user_id": u["user_id"],
-            "name": json.loads(u["name"]),
-            "address": json.loads(u["address"]),
+            "name": {"first_name": u["first_name"], "last_name": u["last_name"]},
+            "address": {
+                f: u[f] for f in ("address1", "address2", "city", "country", "state", "zip")
+            },
             "email": u["email"],
             "payment_methods": pms.get(u["user_id"], {}),
             "orders": json.loads(u["orders"]),
@@ -256,11 +262,18 @@ def to_tau2_document(db_bytes: bytes) -> dict[str, Any]:
         }
         for p in rows["products"]
     }
+    items: dict[str, list[dict[str, Any]]] = {}
+    for i in sorted(rows["order_items"], key=lambda r: (r["order_id"], r["position"])):
+        items.setdefault(i["order_id"], []).append(
+            {k: i[k] for k in ("name", "product_id", "item_id", "price")}
+            | {"options": json.loads(i["options"])}
+        )
     orders = {}
     for o in rows["orders"]:
         doc = {k: o[k] for k in ("order_id", "user_id", "status")}
-        for k in ("address", "items", "fulfillments", "payment_history"):
+        for k in ("address", "fulfillments", "payment_history"):
             doc[k] = json.loads(o[k])
+        doc["items"] = items.get(o["order_id"], [])
         for k in _ORDER_OPTIONAL:
             v = o[k]
             doc[k] = json.loads(v) if k.endswith("_items") and v is not None else v

@@ -31,12 +31,13 @@ PM_ID = {
 }
 ITEM_IDS = {
     "type": "array",
-    "items": {"type": "string", "references": "variants.item_id"},
+    "items": {"type": "string", "references": "order_items.item_id"},
     "description": "The item ids, each such as '1008292230'. There could be duplicate items "
     "in the list.",
 }
 NEW_ITEM_IDS = {
-    **ITEM_IDS,
+    "type": "array",
+    "items": {"type": "string", "references": "variants.item_id"},
     "description": "The new item ids, each such as '1008292230'. Each new item id should "
     "match the item id in the same position and be of the same product.",
 }
@@ -52,12 +53,17 @@ NEW_ADDRESS = (
     "json_object('address1', :address1, 'address2', :address2, 'city', :city, "
     "'country', :country, 'state', :state, 'zip', :zip)"
 )
+_ITEMS = (
+    "(SELECT json_group_array(json_object('name', name, 'product_id', product_id, 'item_id', "
+    "item_id, 'price', price, 'options', json(options))) FROM (SELECT * FROM order_items oi "
+    "WHERE oi.order_id = orders.order_id ORDER BY oi.position)) AS items"
+)
 _JSON_COLS = [
     "address", "items", "fulfillments", "payment_history", "exchange_items",
     "exchange_new_items", "return_items",
 ]  # fmt: skip
 ORDER = {
-    "query": "SELECT order_id, user_id, address, items, status, fulfillments, payment_history, "
+    "query": f"SELECT order_id, user_id, address, {_ITEMS}, status, fulfillments, payment_history, "
     "cancel_reason, exchange_items, exchange_new_items, exchange_payment_method_id, "
     "exchange_price_difference, return_items, return_payment_method_id "
     "FROM orders WHERE order_id = :order_id",
@@ -69,7 +75,10 @@ _PM_OBJECT = (
     "'id', id, 'balance', balance) ELSE json_object('source', source, 'id', id) END"
 )
 USER = {
-    "query": "SELECT u.user_id, u.name, u.address, u.email, (SELECT json_group_object(id, "
+    "query": "SELECT u.user_id, json_object('first_name', u.first_name, 'last_name', "
+    "u.last_name) AS name, json_object('address1', u.address1, 'address2', u.address2, "
+    "'city', u.city, 'country', u.country, 'state', u.state, 'zip', u.zip) AS address, "
+    "u.email, (SELECT json_group_object(id, "
     f"json({_PM_OBJECT})) FROM (SELECT * FROM payment_methods p WHERE p.user_id = u.user_id "
     "ORDER BY p.rowid)) AS payment_methods, u.orders FROM users u WHERE u.user_id = :user_id",
     "json_columns": ["name", "address", "payment_methods", "orders"],
@@ -88,10 +97,13 @@ PM_OF_ORDER_USER = {
     "(SELECT user_id FROM orders WHERE order_id = :order_id)",
     "error": "Payment method not found",
 }
-ITEMS_BEFORE = "SELECT items FROM orders WHERE order_id = :order_id"
+ITEMS_BEFORE = (
+    "SELECT json_group_array(item_id) FROM (SELECT item_id FROM order_items WHERE order_id = "
+    ":order_id ORDER BY position)"
+)  # the order's item ids by position (positions are 0, 1, ...: tau2's list indexes)
 _OLD = (
-    "(SELECT json_extract(i.value, '$.{f}') FROM json_each(:items_before) i "
-    "WHERE json_extract(i.value, '$.item_id') = a.value ORDER BY i.key LIMIT 1)"
+    "(SELECT i.{f} FROM order_items i WHERE i.order_id = :order_id AND i.item_id = a.value "
+    "ORDER BY i.position LIMIT 1)"
 )
 
 
@@ -100,8 +112,8 @@ def _counts(message: str) -> dict[str, str]:
     return {
         "check": "SELECT bad IS NULL, bad FROM (SELECT (SELECT a.value FROM "
         "json_each(:item_ids) a WHERE (SELECT COUNT(*) FROM json_each(:item_ids) b WHERE "
-        "b.value = a.value) > (SELECT COUNT(*) FROM json_each(:items_before) i WHERE "
-        "json_extract(i.value, '$.item_id') = a.value) ORDER BY a.key LIMIT 1) AS bad)",
+        "b.value = a.value) > (SELECT COUNT(*) FROM order_items i WHERE i.order_id = :order_id "
+        "AND i.item_id = a.value) ORDER BY a.key LIMIT 1) AS bad)",
         "error": message,
     }
 
@@ -153,17 +165,17 @@ _PENDING_LIKE = {
     "check": "SELECT status LIKE '%pending%' FROM orders WHERE order_id = :order_id",
     "error": "Non-pending order cannot be modified",
 }
-_K = (
-    "(SELECT MIN(e.key) FROM json_each(its) e WHERE json_extract(e.value, '$.item_id') = "
-    "json_extract(:item_ids, '$[' || i || ']'))"
-)  # the first item still holding the pair's old id (earlier pairs already replaced theirs)
+_FINAL_IDS = (
+    "WITH RECURSIVE step(i, ids) AS (SELECT 0, :items_before UNION ALL SELECT i + 1, "
+    "json_set(ids, '$[' || (SELECT MIN(e.key) FROM json_each(ids) e WHERE e.value = "
+    "json_extract(:item_ids, '$[' || i || ']')) || ']', json_extract(:new_item_ids, '$[' || i "
+    "|| ']')) FROM step WHERE i < json_array_length(:item_ids)) SELECT ids FROM step ORDER BY "
+    "i DESC LIMIT 1"
+)  # pairs applied in order: each replaces the first id still holding its old id
 _MODIFY_ITEMS = (
-    "UPDATE orders SET status = 'pending (item modified)', items = (WITH RECURSIVE "
-    "step(i, its) AS (SELECT 0, :items_before UNION ALL SELECT i + 1, json_set(its, "
-    f"'$[' || {_K} || ']', json_set(json_extract(its, '$[' || {_K} || ']'), '$.item_id', "
-    "json_extract(:new_item_ids, '$[' || i || ']'), '$.price', :last_price, '$.options', "
-    "json(:last_options))) FROM step WHERE i < json_array_length(:item_ids)) SELECT its FROM "
-    "step ORDER BY i DESC LIMIT 1) WHERE order_id = :order_id"
+    "UPDATE order_items SET item_id = json_extract(:final_ids, '$[' || position || ']'), "
+    "price = :last_price, options = :last_options WHERE order_id = :order_id AND item_id IS "
+    "NOT json_extract(:final_ids, '$[' || position || ']')"
 )
 
 
@@ -182,12 +194,12 @@ def tools() -> dict[str, Any]:
             },
             "preconditions": [
                 {
-                    "check": "SELECT 1 FROM users WHERE lower(email) = lower(:email)",
+                    "check": "SELECT 1 FROM users WHERE casefold(email) = casefold(:email)",
                     "error": "User not found",
                 }
             ],
             "returns": {
-                "query": "SELECT user_id FROM users WHERE lower(email) = lower(:email) "
+                "query": "SELECT user_id FROM users WHERE casefold(email) = casefold(:email) "
                 "ORDER BY rowid LIMIT 1",
                 "shape": "scalar",
             },
@@ -212,9 +224,8 @@ def tools() -> dict[str, Any]:
                 },
             },
             "let": {
-                "found": "SELECT user_id FROM users WHERE lower(json_extract(name, "
-                "'$.first_name')) = lower(:first_name) AND lower(json_extract(name, "
-                "'$.last_name')) = lower(:last_name) AND json_extract(address, '$.zip') = "
+                "found": "SELECT user_id FROM users WHERE casefold(first_name) = "
+                "casefold(:first_name) AND casefold(last_name) = casefold(:last_name) AND zip = "
                 ":zip ORDER BY rowid LIMIT 1"
             },
             "preconditions": [{"check": "SELECT :found IS NOT NULL", "error": "User not found"}],
@@ -304,7 +315,12 @@ def tools() -> dict[str, Any]:
                     "either 'no longer needed' or 'ordered by mistake'.",
                 },
             },
-            "let": {"history": "SELECT payment_history FROM orders WHERE order_id = :order_id"},
+            "let": {
+                "history": "SELECT payment_history FROM orders WHERE order_id = :order_id",
+                # the first payment's method: the gift card a refund credits is then one the
+                # call names (a pending order has exactly one payment)
+                "paid_with": "SELECT json_extract(:history, '$[0].payment_method_id')",
+            },
             "preconditions": [
                 ORDER_EXISTS,
                 {
@@ -347,7 +363,10 @@ def tools() -> dict[str, Any]:
             "proceed.",
             "params": {"user_id": USER_ID, **ADDRESS},
             "preconditions": [USER_EXISTS],
-            "effects": [f"UPDATE users SET address = {NEW_ADDRESS} WHERE user_id = :user_id"],
+            "effects": [
+                "UPDATE users SET address1 = :address1, address2 = :address2, city = :city, "
+                "state = :state, country = :country, zip = :zip WHERE user_id = :user_id"
+            ],
             "returns": USER,
         },
         "modify_pending_order_payment": {
@@ -408,6 +427,7 @@ def tools() -> dict[str, Any]:
                 "json_extract(:new_item_ids, '$[#-1]')",
                 "last_options": "SELECT options FROM variants WHERE item_id = "
                 "json_extract(:new_item_ids, '$[#-1]')",
+                "final_ids": _FINAL_IDS,
             },
             "preconditions": [
                 ORDER_EXISTS,
@@ -430,6 +450,7 @@ def tools() -> dict[str, Any]:
                 "WHERE order_id = :order_id",
                 "UPDATE payment_methods SET balance = round(balance - :diff, 2) WHERE id = "
                 ":payment_method_id AND source = 'gift_card'",
+                "UPDATE orders SET status = 'pending (item modified)' WHERE order_id = :order_id",
                 _MODIFY_ITEMS,
             ],
             "returns": ORDER,
@@ -440,7 +461,6 @@ def tools() -> dict[str, Any]:
             "ask for explicit user confirmation (yes/no) to proceed. The user will receive "
             "follow-up email for how and where to return the item.",
             "params": {"order_id": ORDER_ID, "item_ids": ITEM_IDS, "payment_method_id": PM_ID},
-            "let": {"items_before": ITEMS_BEFORE},
             "preconditions": [
                 ORDER_EXISTS,
                 {
@@ -474,7 +494,7 @@ def tools() -> dict[str, Any]:
                 "new_item_ids": NEW_ITEM_IDS,
                 "payment_method_id": PM_ID,
             },
-            "let": {"items_before": ITEMS_BEFORE, "diff": f"SELECT round(({_DIFF}), 2)"},
+            "let": {"diff": f"SELECT round(({_DIFF}), 2)"},
             "preconditions": [
                 ORDER_EXISTS,
                 {
