@@ -60,7 +60,7 @@ def test_tasks_replay_gold_actions_and_keep_splits(imported):
          "message": "Insufficient gift card balance to pay for the order"}
     ]  # fmt: skip
     covered = {a.tool for t in tasks.values() if t.meta["replayed"] for a in t.gold_actions}
-    assert WRITE_TOOLS <= covered
+    assert covered >= WRITE_TOOLS
     splits = json.loads((imported.path / "splits.json").read_text())
     assert splits["train"] == [f"tau2-tau2_retail-{i}" for i in range(4)]
     assert tasks["5"].meta["splits"] == ["base", "test"]
