@@ -29,6 +29,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.budget import StepBudget, call_steps
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 
 SCHEMA = "world"
 UNDO_LIMIT = 256  # logged rows up to which a reset undoes in place instead of deserializing
-PATCH_LIMIT = 1 << 40  # a start patch's rows are always undone in place (O(patch rows))
 _LOCK = threading.Lock()
 
 
@@ -161,9 +161,11 @@ def run_patch(
     stmts: list[tuple[str, list[Any], int]],
     patch: list[RowChange],
     label: str = "patch",
+    finish: Callable[[], None] | None = None,
 ) -> None:
-    """Apply ``stmts`` (from ``patch_statements``) in one transaction, in O(patch rows); on
-    any error nothing is applied and a ``TaskError`` names the change. A foreign key the
+    """Apply ``stmts`` (from ``patch_statements``) in one transaction, in O(patch rows), then
+    ``finish()`` in it; on any error nothing is applied and a ``TaskError`` names the change.
+    A foreign key the
     statement order cannot meet (a cycle) is tried once more with foreign keys deferred to
     the commit: the start state must hold them, not each step."""
     for deferred in (False, True):
@@ -187,6 +189,8 @@ def run_patch(
                         f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}"
                     ) from exc
             else:
+                if finish is not None:
+                    finish()
                 try:
                     conn.execute("COMMIT")
                     return
@@ -280,14 +284,17 @@ class Session:
     def _undo(self, target: bytes) -> bool:
         """Go back to ``target`` in place, when the changelog counts from it (through a task's
         start patch, if one was applied) and is short: O(changes + patch rows)."""
-        if self._origin is not target or not self._undo_log():
+        if self._origin is not target:
             return False
-        if self._start is not None:
-            undo = self._shared.undo
-            undo.put_back(self.conn, self._start[1])
-            if not undo.run(self.conn, PATCH_LIMIT):
-                return False  # the caller deserializes ``target``
-            self._start = None
+        if self._start is None:
+            return self._undo_log()
+        self.guard.internal()
+        rollback(self.conn)
+        undo, saved = self._shared.undo, self._start[1]
+        limit = UNDO_LIMIT + sum(len(rows) for _, rows in saved)
+        if not (undo.prepare(self.conn, SCHEMA) and undo.run(self.conn, limit, saved)):
+            return False  # the caller deserializes ``target``
+        self._start = None
         return True
 
     def _enter_start(self, task: Task) -> None:
@@ -295,10 +302,14 @@ class Session:
         the result the state ``changes()`` counts from."""
         key, stmts = self._shared.start_patch(task)
         self.guard.internal()
-        run_patch(self.conn, stmts, task.start_patch, f"task {task.id}")
-        undo = self._shared.undo
-        self._start = (key, undo.saved(self.conn))
-        self._shared.log.clear(self.conn)
+        undo, saved = self._shared.undo, []
+
+        def keep() -> None:  # in the patch's transaction: its logged rows, then a clean log
+            saved.extend(undo.saved(self.conn))
+            self._shared.log.clear(self.conn)
+
+        run_patch(self.conn, stmts, task.start_patch, f"task {task.id}", keep)
+        self._start = (key, saved)
 
     def reset(self, task: Task | None = None) -> None:
         """Back to the world's initial state, or to ``task``'s start state (base + patch)."""

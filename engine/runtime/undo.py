@@ -81,7 +81,7 @@ class Undo:
         self.undo_sql = {t: undo_statements(t, e) for t, e in spec.entities.items()}
         self.save_sql = {t: f"/*scaleenv:undo*/ SELECT * FROM {q(undo_table(t))}" for t in tables}
         self.put_sql = {
-            t: f"/*scaleenv:undo*/ INSERT INTO {q(undo_table(t))} VALUES "
+            t: f"/*scaleenv:undo*/ INSERT OR REPLACE INTO {q(undo_table(t))} VALUES "
             f"({', '.join('?' for _ in range(len(spec.entities[t].columns) + 2))})"
             for t in tables
         }
@@ -92,7 +92,9 @@ class Undo:
         return [(t, conn.execute(self.save_sql[t]).fetchall()) for t in self.log.touched(conn)]
 
     def put_back(self, conn: sqlite3.Connection, saved: list[tuple[str, list[tuple]]]) -> None:
-        """Log ``saved`` rows again (the log must be empty): the next ``run`` undoes them."""
+        """Log ``saved`` rows again, over what is logged since: they are older, so their
+        before-images win (a row ``saved`` inserted stays inserted); the next ``run`` then
+        goes back past both in one pass."""
         for t, rows in saved:
             conn.executemany(self.put_sql[t], rows)
 
@@ -117,7 +119,12 @@ class Undo:
             )
         return self.undoable
 
-    def run(self, conn: sqlite3.Connection, limit: int) -> bool:
+    def run(
+        self,
+        conn: sqlite3.Connection,
+        limit: int,
+        saved: list[tuple[str, list[tuple]]] | None = None,
+    ) -> bool:
         """Put every logged row back to its before-image and clear the logs, in one
         transaction; True when done. False, with nothing changed, when more than ``limit``
         rows are logged or the undo fails (a unique or foreign key the row order cannot
@@ -130,21 +137,30 @@ class Undo:
         action could reach other rows the log is counted again before commit. The content
         equals the start's (same rowids, so the same scan order and next rowid); the page
         layout, hence the ``serialize()`` bytes, may differ.
+
+        ``saved`` (rows of an earlier log, see ``saved``/``put_back``) are logged again
+        first, in the same transaction: one pass goes back past both.
         """
+        if saved:
+            conn.execute("/*scaleenv:undo*/ BEGIN")
+            self.put_back(conn, saved)
         plan = conn.execute(self.plan_sql).fetchall()
         total = sum(r[0] for r in plan)
-        if total > limit:
-            return False
         touched = [(t, r) for t, r in zip(self.log.tables, plan, strict=True) if r[0]]
-        if not touched:
-            if self.log.key_log is not None and conn.execute(self.log.key_log[0]).fetchone():
-                conn.execute(self.log.key_log[1])
-            return True
+        if not saved:
+            if total > limit:
+                return False
+            if not touched:
+                if self.log.key_log is not None and conn.execute(self.log.key_log[0]).fetchone():
+                    conn.execute(self.log.key_log[1])
+                return True
+            conn.execute("/*scaleenv:undo*/ BEGIN")
         assert self.acting is not None
         on_delete, on_update = self.acting
         recount = False
-        conn.execute("/*scaleenv:undo*/ BEGIN")
         try:
+            if total > limit:
+                raise sqlite3.IntegrityError("more logged rows than the limit")
             ranked = sorted(touched, key=lambda tr: self.order[tr[0]])
             for t, (n, n_ins) in ranked:  # parents first: a restored row's parent is back
                 if n > n_ins:
