@@ -6,7 +6,9 @@ use them without importing one another.
 
 from __future__ import annotations
 
+import math
 import sqlite3
+from decimal import ROUND_HALF_UP, Decimal
 
 
 def q(name: str) -> str:
@@ -41,12 +43,87 @@ def _casefold(value: object) -> object:
     return value.casefold() if isinstance(value, str) else value
 
 
+def _number(value: object) -> int | float:
+    """SQLite's numeric reading of a value (non-numeric text and blobs are 0)."""
+    if isinstance(value, int | float):
+        return value
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    for cast in (int, float):
+        try:
+            return cast(text.strip())
+        except ValueError:
+            pass
+    return 0
+
+
+def _round(value: object, digits: object = 0) -> float | None:
+    """round(x, n) as SQLite >= 3.44 rounds: the exact binary value, halves away from zero
+    (31.755 is 31.75499.. in binary: 31.75; 2.5 -> 3.0). Older SQLite gave 31.76."""
+    if value is None:
+        return None
+    n = max(0, min(30, int(_number(digits)))) if digits is not None else 0
+    x = float(_number(value))
+    if not math.isfinite(x):
+        return x
+    return float(Decimal(x).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP))
+
+
+class _Sum:
+    """sum()/total()/avg() with one result on every SQLite: integers exactly, floats by
+    ``math.fsum`` (correctly rounded; SQLite 3.43 moved from plain to compensated sums).
+    A window function too (``inverse`` drops a value), as the built-in is."""
+
+    kind = "sum"
+
+    def __init__(self) -> None:
+        self.values: list[int | float] = []
+
+    def step(self, value: object) -> None:
+        if value is not None:
+            self.values.append(_number(value))
+
+    def inverse(self, value: object) -> None:
+        if value is not None:
+            self.values.remove(_number(value))
+
+    def value(self) -> int | float | None:
+        vals = self.values
+        if self.kind == "total":
+            return math.fsum(vals)
+        if not vals:
+            return None
+        if self.kind == "avg":
+            return math.fsum(vals) / len(vals)
+        if all(type(v) is int for v in vals):
+            got = sum(vals)  # type: ignore[arg-type]
+            if not -(2**63) <= got < 2**63:
+                raise OverflowError("integer overflow")
+            return got
+        return math.fsum(vals)
+
+    def finalize(self) -> int | float | None:
+        return self.value()
+
+
+class _Total(_Sum):
+    kind = "total"
+
+
+class _Avg(_Sum):
+    kind = "avg"
+
+
 def add_functions(conn: sqlite3.Connection) -> sqlite3.Connection:
-    """The SQL functions specs may use beyond SQLite's own: ``casefold(x)``, Unicode case
-    folding for lookups (SQLite's ``lower()`` folds ASCII only: 'ZOË' -> 'zoË'). Pure and
-    deterministic (Python's ``str.casefold``; non-text passes through), so results do not
-    depend on the host."""
+    """SQL that gives the same results on every SQLite the user's Python carries: ``round``,
+    ``sum``, ``total`` and ``avg`` replaced by deterministic versions (SQLite 3.43 changed
+    SUM to compensated summation, 3.4x changed round(): seeded worlds and money math
+    differed by version); and ``casefold(x)``, Unicode case folding for lookups (SQLite's
+    ``lower()`` folds ASCII only: 'ZOË' -> 'zoË')."""
     conn.create_function("casefold", 1, _casefold, deterministic=True)
+    conn.create_function("round", 1, _round, deterministic=True)
+    conn.create_function("round", 2, _round, deterministic=True)
+    for name, cls in (("sum", _Sum), ("total", _Total), ("avg", _Avg)):
+        conn.create_window_function(name, 1, cls)
     return conn
 
 
