@@ -173,3 +173,30 @@ def test_cli_domain_spec_only_list_and_errors(tmp_path) -> None:
     assert res.exit_code == 1
     assert "no catalog sketch named 'nope'" in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.slow  # two fresh interpreters
+def test_yaml_bytes_do_not_depend_on_the_hash_seed() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib\n"
+        "from synth.generate import domain_for_index, load_sketch, spec_yaml\n"
+        "h = hashlib.sha256()\n"
+        "for i in range(0, 300, 60):\n"
+        "    n, s = domain_for_index(0, i)\n"
+        "    h.update(spec_yaml(load_sketch(n), s).encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**__import__("os").environ, "PYTHONHASHSEED": str(h)},
+        ).stdout
+        for h in (1, 2)
+    }
+    assert len(digests) == 1 and len(digests.pop().strip()) == 64
