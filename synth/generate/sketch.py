@@ -53,7 +53,7 @@ class Role(_Model):
 class UserRole(Role):
     """The person the agent serves (the login entity) and how they prove who they are."""
 
-    auth: list[AuthMethod] = Field(default_factory=lambda: ["email"])
+    auth: list[AuthMethod] = Field(default_factory=lambda: list[AuthMethod](["email"]))
     tiers: list[str] = Field(default_factory=list)
 
     @field_validator("auth")

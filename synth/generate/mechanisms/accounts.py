@@ -7,6 +7,7 @@ agent. Seed choices: whether addresses live on the profile or in their own table
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from synth.generate.builder import Builder, enum, exists, pk, sql, when
@@ -286,7 +287,7 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         )
 
 
-def _auth_words(methods: list[str]) -> str:
+def _auth_words(methods: Sequence[str]) -> str:
     words = {
         "email": "the email address on file",
         "phone": "the phone number on file",
