@@ -217,6 +217,8 @@ def _store(world_dir: Path, outcome: dict[str, Any]) -> dict[str, Any]:
     if outcome["files"] is None:
         shutil.rmtree(world_dir, ignore_errors=True)
         return record
+    if world_dir.is_dir() and not (world_dir / "manifest.json").is_file():
+        shutil.rmtree(world_dir)  # an unfinished world under our worlds/: write_world refuses it
     try:
         write_world(world_dir, outcome["files"], outcome["meta"])
     except (OSError, ScaleEnvError) as exc:
