@@ -197,3 +197,26 @@ class Builder:
             "references": f"{self.ut}.{self.uid}",
             "description": f"The authenticated {self.user.noun}'s id.",
         }
+
+    def find_by_name(self, table: str, key: str, noun: str, column: str = "name") -> None:
+        """A look-up from the unique name a user says to the id the other tools take."""
+        self.tool(
+            f"find_{key.removesuffix('_id')}_by_{column}",
+            {
+                "description": f"Find a {noun}'s id by its exact {column}.",
+                "params": {
+                    column: {"type": "string", "references": f"{table}.{column}", "max_length": 80}
+                },
+                "reads": [table],
+                "preconditions": [
+                    {
+                        "check": f"SELECT 1 FROM {table} WHERE {column} = :{column}",
+                        "error": f"No {noun} called {{{column}}}.",
+                    }
+                ],
+                "returns": {
+                    "query": f"SELECT {key} FROM {table} WHERE {column} = :{column}",
+                    "shape": "scalar",
+                },
+            },
+        )

@@ -56,6 +56,7 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         },
     )
     b.shared["item"] = {"role": r, "table": t, "key": key, "ok": status[0]}
+    b.find_by_name(t, key, r.noun)
     b.tool(
         f"search_{r.table}",
         {

@@ -87,6 +87,7 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
     left = (
         f"x.seats - (SELECT COUNT(*) FROM {et} e WHERE e.{key} = x.{key} AND e.status = 'enrolled')"
     )
+    b.find_by_name(t, key, c.noun, "title")
     b.tool(
         f"list_{t}",
         {

@@ -126,6 +126,7 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         "start_date": {"type": "date"},
         "end_date": {"type": "date", "description": "The day after the last day (exclusive)."},
     }
+    b.find_by_name(ut, ukey, un.noun)
     b.tool(
         f"list_{ut}",
         {

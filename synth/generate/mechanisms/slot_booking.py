@@ -101,6 +101,7 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
         }
     )
     seats = f"s.capacity - (SELECT COUNT(*) FROM {bt} b WHERE b.slot_id = s.slot_id AND b.status = '{active}')"
+    b.find_by_name(pt, pkey, p.noun)
     b.tool(
         f"list_{pt}",
         {

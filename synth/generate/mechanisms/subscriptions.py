@@ -84,6 +84,7 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
             },
         },
     )
+    b.find_by_name(pt, pkey, p.noun)
     b.tool(
         f"list_{pt}",
         {
