@@ -68,62 +68,16 @@ def _round(value: object, digits: object = 0) -> float | None:
     return float(Decimal(x).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP))
 
 
-class _Sum:
-    """sum()/total()/avg() with one result on every SQLite: integers exactly, floats by
-    ``math.fsum`` (correctly rounded; SQLite 3.43 moved from plain to compensated sums).
-    A window function too (``inverse`` drops a value), as the built-in is."""
-
-    kind = "sum"
-
-    def __init__(self) -> None:
-        self.values: list[int | float] = []
-
-    def step(self, value: object) -> None:
-        if value is not None:
-            self.values.append(_number(value))
-
-    def inverse(self, value: object) -> None:
-        if value is not None:
-            self.values.remove(_number(value))
-
-    def value(self) -> int | float | None:
-        vals = self.values
-        if self.kind == "total":
-            return math.fsum(vals)
-        if not vals:
-            return None
-        if self.kind == "avg":
-            return math.fsum(vals) / len(vals)
-        if all(type(v) is int for v in vals):
-            got = sum(vals)  # type: ignore[arg-type]
-            if not -(2**63) <= got < 2**63:
-                raise OverflowError("integer overflow")
-            return got
-        return math.fsum(vals)
-
-    def finalize(self) -> int | float | None:
-        return self.value()
-
-
-class _Total(_Sum):
-    kind = "total"
-
-
-class _Avg(_Sum):
-    kind = "avg"
-
-
 def add_functions(conn: sqlite3.Connection) -> sqlite3.Connection:
-    """SQL that gives the same results on every SQLite the user's Python carries: ``round``,
-    ``sum``, ``total`` and ``avg`` replaced by deterministic versions (SQLite 3.43 changed
-    SUM to compensated summation, 3.4x changed round(): seeded worlds and money math
-    differed by version); and ``casefold(x)``, Unicode case folding for lookups (SQLite's
-    ``lower()`` folds ASCII only: 'ZOË' -> 'zoË')."""
+    """SQL that gives the same results on every SQLite the user's Python carries: ``round``
+    replaced by a deterministic version (3.4x changed it: seeded prices differed in the
+    cents by host), and ``casefold(x)``, Unicode case folding for lookups (SQLite's
+    ``lower()`` folds ASCII only: 'ZOË' -> 'zoË'). SUM() is left alone: 3.43's compensated
+    sum differs in the last bits only (the reward compares decimals at their scale), and a
+    Python window-function SUM crashes SQLite 3.40 inside the runtime."""
     conn.create_function("casefold", 1, _casefold, deterministic=True)
     conn.create_function("round", 1, _round, deterministic=True)
     conn.create_function("round", 2, _round, deterministic=True)
-    for name, cls in (("sum", _Sum), ("total", _Total), ("avg", _Avg)):
-        conn.create_window_function(name, 1, cls)
     return conn
 
 
