@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--gguf", type=Path, default=None)
     ap.add_argument("--base-url", default=None)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--mode", default=None, help="default: json_object (local), json_schema")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", type=int, default=600)
     ap.add_argument("--tasks", type=int, default=20)
@@ -101,7 +102,8 @@ def main() -> None:
             url = stack.enter_context(local_server(gguf, log=work / "server.log"))
             model = gguf.stem
         env = {"SCALEENV_LLM_BASE_URL": url, "SCALEENV_LLM_MODEL": model}
-        llm = LLM(load_config(env=env, overrides={"cache_dir": cache}))
+        mode = args.mode or ("json_schema" if args.base_url else "json_object")
+        llm = LLM(load_config(env=env, overrides={"cache_dir": cache, "mode": mode}))
         t0 = time.perf_counter()
         live = run_all(llm, work / "live", args)
         live_s = time.perf_counter() - t0
@@ -114,7 +116,7 @@ def main() -> None:
         print(f"usage {line}")
 
     dead = {"SCALEENV_LLM_BASE_URL": "http://127.0.0.1:9/v1", "SCALEENV_LLM_MODEL": model}
-    replay = LLM(load_config(env=dead, overrides={"cache_dir": cache}))
+    replay = LLM(load_config(env=dead, overrides={"cache_dir": cache, "mode": mode}))
     t0 = time.perf_counter()
     again = run_all(replay, work / "replay", args)
     replay_s = time.perf_counter() - t0

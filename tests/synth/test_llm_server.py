@@ -54,6 +54,7 @@ def _env(url: str, model: str, cache: Path) -> dict[str, str]:
         "SCALEENV_LLM_MODEL": model,
         "SCALEENV_LLM_CACHE": str(cache),
         "SCALEENV_LLM_MAX_TOKENS": "900",
+        "SCALEENV_LLM_MODE": "json_object",  # llama-cpp-python's server constrains this form
     }
 
 

@@ -69,6 +69,12 @@ class LLM:
         """One chat completion: from the cache, else live (then cached)."""
         from openai.types.chat import ChatCompletion
 
+        fmt = request.get("response_format")
+        if self.config.mode == "json_object" and isinstance(fmt, dict) and "json_schema" in fmt:
+            request["response_format"] = {
+                "type": "json_object",
+                "schema": fmt["json_schema"]["schema"],
+            }
         request.setdefault("temperature", self.config.temperature)
         request.setdefault("max_tokens", self.config.max_tokens)
         key = request_key(request)
@@ -107,6 +113,7 @@ class LLM:
 
         mode = {
             "json_schema": instructor.Mode.JSON_SCHEMA,
+            "json_object": instructor.Mode.JSON_SCHEMA,  # response_format rewritten in _create
             "json": instructor.Mode.JSON,
             "tools": instructor.Mode.TOOLS,
         }[self.config.mode]
@@ -128,6 +135,8 @@ class LLM:
             )
         except InstructorRetryException as exc:
             last = exc.__cause__ or exc
+            if isinstance(last, ScaleEnvError):  # the endpoint failed, not the answer
+                raise last from None
             raise ScaleEnvError(
                 f"{stage}: no valid {model.__name__} after {self.config.max_tries} tries: "
                 f"{_validation_line(last)}"

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine import ScaleEnvError
 
 ENV_PREFIX = "SCALEENV_LLM_"
-Mode = Literal["json_schema", "json", "tools"]
+Mode = Literal["json_schema", "json_object", "json", "tools"]
 
 
 class LLMConfig(BaseModel):
@@ -32,8 +32,10 @@ class LLMConfig(BaseModel):
     base_url: str  # an OpenAI-compatible endpoint, ending in /v1
     model: str
     api_key: str = Field(default="none", repr=False)  # local servers take any text
-    # json_schema: the schema goes in response_format, so a grammar-constrained server
-    # (llama.cpp) can only emit valid JSON; json/tools for hosted APIs that refuse it
+    # json_schema: the schema goes in response_format (OpenAI structured outputs; llama.cpp's
+    # llama-server and vLLM turn it into a grammar); json_object: the same schema as
+    # {"type": "json_object", "schema": ...}, the form llama-cpp-python's server constrains;
+    # json / tools: instructor's prompt-side JSON or tool calling, for APIs without either
     mode: Mode = "json_schema"
     timeout_s: float = Field(default=120.0, gt=0)
     retries: int = Field(default=2, ge=0, le=10)  # transport retries (connection, 5xx, 429)

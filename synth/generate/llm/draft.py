@@ -14,7 +14,7 @@ import json
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from synth.generate import mechanisms
 from synth.generate.sketch import DomainSketch, MechanismUse, Role, UserRole
@@ -87,11 +87,27 @@ Sector = Literal[
     "pets",
     "home_services",
 ]
-Snake = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{2,24}$")]
-Prefix = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")]
-Short = Annotated[str, StringConstraints(min_length=3, max_length=40)]
-Text = Annotated[str, StringConstraints(min_length=10, max_length=160)]
-Label = Annotated[str, StringConstraints(min_length=2, max_length=30)]
+
+
+def bounded(lo: int, hi: int) -> AfterValidator:
+    """A length check pydantic runs but the JSON schema does not show: a ``maxLength`` in the
+    schema becomes one nested grammar rule per character on a llama.cpp server (slow)."""
+
+    def check(v: str) -> str:
+        if not lo <= len(v) <= hi:
+            raise ValueError(f"must be {lo} to {hi} characters long, got {len(v)}")
+        return v
+
+    return AfterValidator(check)
+
+
+# compact patterns (no {m,n} counts, no escapes: llama-cpp-python's grammar converter
+# expands counts into nested rules and cannot parse an escaped dot)
+Snake = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$"), bounded(3, 30)]
+Prefix = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z][A-Z]?$")]
+Short = Annotated[str, bounded(3, 40)]
+Text = Annotated[str, bounded(10, 160)]
+Label = Annotated[str, bounded(2, 30)]
 
 
 class _Draft(BaseModel):
@@ -103,8 +119,8 @@ class RoleDraft(_Draft):
     table: Snake  # plural snake_case table name: "dentists"
     noun: Short  # what one is called: "dentist"
     id_prefix: Prefix  # ids look like DN123456
-    names: list[Label] = Field(default_factory=list, max_length=6)  # display names of rows
-    kinds: list[Snake] = Field(default_factory=list, max_length=4)  # category values
+    names: list[Label] = Field(default_factory=list, max_length=4)  # display names of rows
+    kinds: list[Snake] = Field(default_factory=list, max_length=3)  # category values
 
 
 class UserDraft(_Draft):
@@ -123,9 +139,9 @@ class SketchDraft(_Draft):
     description: Text
     agent_role: Short
     user: UserDraft
-    mechanisms: list[MechanismName] = Field(min_length=1, max_length=5)
-    roles: list[RoleDraft] = Field(default_factory=list, max_length=6)
-    policy_notes: list[Text] = Field(default_factory=list, max_length=2)
+    mechanisms: list[MechanismName] = Field(min_length=1, max_length=4)
+    roles: list[RoleDraft] = Field(default_factory=list, max_length=4)
+    policy_notes: list[Text] = Field(default_factory=list, max_length=1)
 
 
 def _snake(text: str) -> str:
@@ -234,7 +250,7 @@ def sketch_messages(description: str) -> list[dict[str, str]]:
         "describing the business: its sector, a snake_case name, a title, a one-sentence "
         "description, the agent's role, the customer (user) table, the mechanisms the business "
         "runs on, and names for the tables those mechanisms need (roles, by slot).\n"
-        f"Mechanisms (pick 2 to 5):\n{menu}\n"
+        f"Mechanisms (pick 2 to 4):\n{menu}\n"
         "Table names are plural snake_case; id prefixes are 2-3 capital letters.\n"
         "Example for 'a family dentist':\n" + json.dumps(EXAMPLE.model_dump(), ensure_ascii=False)
     )

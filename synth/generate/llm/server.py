@@ -68,11 +68,14 @@ def _ready(url: str) -> bool:
 def local_server(
     gguf: str | Path | None = None,
     n_ctx: int = 4096,
-    threads: int = 2,
+    threads: int = 1,
     wait_s: float = 120.0,
     log: str | Path | None = None,
 ) -> Iterator[str]:
-    """Serve ``gguf`` on loopback; yields the base URL (``http://127.0.0.1:PORT/v1``)."""
+    """Serve ``gguf`` on loopback; yields the base URL (``http://127.0.0.1:PORT/v1``).
+
+    One thread by default: on a shared machine, OpenMP threads that wait for each other
+    spin, and two threads on two busy cores ran ~20x slower than one."""
     model = Path(gguf) if gguf is not None else default_model()
     port = free_port()
     cmd = [
@@ -91,11 +94,16 @@ def local_server(
         str(n_ctx),
         "--n_threads",
         str(threads),
+        "--n_threads_batch",
+        str(threads),
         "--verbose",
         "False",
     ]
     sink = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.Popen(
+        cmd, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+    )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + wait_s

@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
 from engine import ScaleEnvError, Task
 from synth.generate.llm.client import LLM
+from synth.generate.llm.draft import bounded
 
-Request = Annotated[str, StringConstraints(min_length=10, max_length=700)]
-Persona = Annotated[str, StringConstraints(min_length=10, max_length=300)]
+Request = Annotated[str, bounded(10, 700)]
+Persona = Annotated[str, bounded(10, 300)]
 
 # things a user could only have been told: ids (AP960889, #W1234), emails, dates, numbers
 FACT_RE = re.compile(

@@ -19,14 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from engine import DomainSpec, ScaleEnvError, validate_spec
 from synth.generate.llm.client import LLM
+from synth.generate.llm.draft import bounded
 
-ToolName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,12}(_[a-z]{2,12}){1,4}$")]
-ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,30}$")]
-Column = Annotated[
-    str, StringConstraints(pattern=r"^([a-z][a-z0-9_]{0,40}\.[a-z][a-z0-9_]{0,40})?$")
-]
-Sql = Annotated[str, StringConstraints(min_length=10, max_length=600)]
-Text = Annotated[str, StringConstraints(min_length=10, max_length=160)]
+ToolName = Annotated[str, StringConstraints(pattern=r"^[a-z]+(_[a-z]+)+$"), bounded(5, 60)]
+ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$"), bounded(1, 30)]
+# "table.column" or ""; [.] because the grammar converter cannot parse an escaped dot
+Column = Annotated[str, StringConstraints(pattern=r"^([a-z][a-z0-9_]*[.][a-z][a-z0-9_]*)?$")]
+Sql = Annotated[str, bounded(10, 600)]
+Text = Annotated[str, bounded(10, 160)]
 
 
 class _Draft(BaseModel):
