@@ -97,9 +97,24 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=10)
     ap.add_argument("--timeout", type=int, default=300, help="CPU seconds per API.")
     ap.add_argument("--json", type=Path, default=None, help="Write the rows here (JSON lines).")
+    ap.add_argument(
+        "--from-json",
+        type=Path,
+        action="append",
+        default=[],
+        help="Only summarize saved rows (repeatable; a later file's row for an API wins).",
+    )
     args = ap.parse_args()
     from synth.generate.openapi import google_api_names
 
+    if args.from_json:
+        merged: dict[str, dict] = {}
+        for path in args.from_json:
+            for line in path.read_text().splitlines():
+                row = json.loads(line)
+                merged[row["api"]] = row
+        summarize([merged[k] for k in sorted(merged)], time.perf_counter())
+        return
     names = [n for n in args.names.split(",") if n] or google_api_names()
     if args.limit:
         names = names[: args.limit]
@@ -125,6 +140,11 @@ def main() -> None:
             )
     if args.json:
         args.json.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    summarize(rows, t0)
+
+
+def summarize(rows: list[dict], t0: float) -> None:
+    """The totals against the issue's targets."""
     built = [r for r in rows if "error" not in r]
     ok = [r for r in rows if passes(r)]
     crud_done = sum(r.get("crud_done", 0) for r in rows)
