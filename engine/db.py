@@ -39,7 +39,7 @@ def qs(name: str) -> str:
     return name if plain and name.upper() not in _KEYWORDS else q(name)
 
 
-def _casefold(value: object) -> object:
+def _casefold(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
     return value.casefold() if isinstance(value, str) else value
 
 
