@@ -29,12 +29,11 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.budget import StepBudget, call_steps
 from engine.db import add_functions, q
-from engine.errors import ScaleEnvError, TaskError
+from engine.errors import ScaleEnvError
 from engine.reward.diff import diff_states
 from engine.reward.evaluate import Score, evaluate_changes
 from engine.runtime.argcheck import ArgError, parse_args, show
@@ -43,7 +42,8 @@ from engine.runtime.call import ErrorType, PreparedTool, ToolResult, failure, ro
 from engine.runtime.changelog import ChangeLog, instrument_bytes, strip_bytes
 from engine.runtime.guard import Guard
 from engine.runtime.invariants import plan_checks
-from engine.runtime.undo import Undo, fk_order
+from engine.runtime.patch import apply_patch, patch_statements, run_patch  # noqa: F401
+from engine.runtime.undo import Undo
 from engine.spec.task import Action, RowChange, Task
 from engine.toolschema.tools import mcp_tools, openai_tools
 
@@ -119,103 +119,6 @@ def shared_state(world: World) -> _Shared:
                 shared = _Shared(world)
                 world._scaleenv_shared = shared  # type: ignore[attr-defined]
     return shared
-
-
-def patch_statements(
-    spec: DomainSpec, patch: list[RowChange], label: str = "patch"
-) -> list[tuple[str, list[Any], int]]:
-    """``patch`` as SQL (statement, params, index in the patch): upsert each ``after`` row,
-    parents before children, then delete each row whose after is None, children first;
-    in that order foreign keys hold after every statement (so ``run_patch`` need not
-    defer them, which would expire every prepared statement of the connection)."""
-    rank = fk_order(spec)
-    ups: list[tuple[int, str, list[Any], int]] = []
-    dels: list[tuple[int, str, list[Any], int]] = []
-    for i, ch in enumerate(patch):
-        entity = spec.entities.get(ch.table)
-        if entity is None:
-            raise TaskError(f"{label}: start_patch[{i}] names unknown table {ch.table!r}")
-        if ch.after is None:
-            where = " AND ".join(f"{q(k)} IS ?" for k in ch.key)
-            sql = f"DELETE FROM {q(ch.table)} WHERE {where}"
-            dels.append((-rank[ch.table], sql, list(ch.key.values()), i))
-            continue
-        row = {**ch.key, **ch.after}
-        cols = ", ".join(q(c) for c in row)
-        marks = ", ".join("?" for _ in row)
-        pk = entity.primary_key
-        upsert = ""
-        if pk and set(pk) <= set(row):
-            sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in row if c not in pk)
-            upsert = f" ON CONFLICT ({', '.join(q(c) for c in pk)}) DO " + (
-                f"UPDATE SET {sets}" if sets else "NOTHING"
-            )
-        sql = f"INSERT INTO {q(ch.table)} ({cols}) VALUES ({marks}){upsert}"
-        ups.append((rank[ch.table], sql, list(row.values()), i))
-    ordered = sorted(ups, key=lambda x: (x[0], x[3])) + sorted(dels, key=lambda x: (x[0], x[3]))
-    return [(sql, params, i) for _, sql, params, i in ordered]
-
-
-def run_patch(
-    conn: sqlite3.Connection,
-    stmts: list[tuple[str, list[Any], int]],
-    patch: list[RowChange],
-    label: str = "patch",
-    finish: Callable[[], None] | None = None,
-) -> None:
-    """Apply ``stmts`` (from ``patch_statements``) in one transaction, in O(patch rows), then
-    ``finish()`` in it; on any error nothing is applied and a ``TaskError`` names the change.
-    A foreign key the
-    statement order cannot meet (a cycle) is tried once more with foreign keys deferred to
-    the commit: the start state must hold them, not each step."""
-    for deferred in (False, True):
-        conn.execute("BEGIN")
-        try:
-            if deferred:
-                conn.execute("PRAGMA defer_foreign_keys = ON")
-            for sql, params, i in stmts:
-                try:
-                    conn.execute(sql, params)
-                except sqlite3.IntegrityError as exc:
-                    if not deferred and "FOREIGN KEY" in str(exc):
-                        break
-                    ch = patch[i]
-                    raise TaskError(
-                        f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}"
-                    ) from exc
-                except sqlite3.Error as exc:
-                    ch = patch[i]
-                    raise TaskError(
-                        f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}"
-                    ) from exc
-            else:
-                if finish is not None:
-                    finish()
-                try:
-                    conn.execute("COMMIT")
-                    return
-                except sqlite3.IntegrityError as exc:
-                    raise TaskError(f"{label}: start state breaks foreign keys ({exc})") from exc
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-    raise TaskError(f"{label}: start state breaks foreign keys")  # pragma: no cover
-
-
-def apply_patch(
-    spec: DomainSpec, data: bytes, patch: list[RowChange], log: ChangeLog, label: str = "patch"
-) -> bytes:
-    """``data`` with ``patch`` applied, as new bytes (a full copy: for building worlds, not
-    for resets, which patch the session in place)."""
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    try:
-        conn.deserialize(data)
-        conn.execute("PRAGMA foreign_keys = ON")
-        run_patch(conn, patch_statements(spec, patch, label), patch, label)
-        log.clear(conn)
-        return conn.serialize()
-    finally:
-        conn.close()
 
 
 _BUSY = (
