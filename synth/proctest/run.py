@@ -27,7 +27,8 @@ from engine.spec.models import DomainSpec, Effect, Tool, read_spec_data
 from engine.world import World
 from synth.proctest.casegen import Sampler
 from synth.proctest.casesearch import Case, ToolCases, clean_json, search
-from synth.proctest.casestate import States, apply_setup, falsifiable
+from synth.proctest.casestate import States, apply_setup
+from synth.proctest.falsify import falsifiable
 from synth.proctest.oracles import FAILURE, REJECTION, SUCCESS, Oracle, Verdict, arg_problem, short
 
 OUTCOMES = (SUCCESS, REJECTION, FAILURE)
