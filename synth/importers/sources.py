@@ -33,7 +33,6 @@ import yaml
 from engine.errors import ScaleEnvError
 from engine.spec.models import DomainSpec
 
-NULL_TEXT = "\\N"  # a CSV field that is NULL (an empty field is NULL for non-text columns)
 Rows = dict[str, list[dict[str, Any]]]
 _MISSING = object()
 
@@ -216,7 +215,7 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_sqlite(spec: DomainSpec, path: Path) -> Rows:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         out: Rows = {}
