@@ -424,6 +424,12 @@ def run_tool(
     return out
 
 
+def invariant_checks(spec: DomainSpec) -> tuple[LogLayout, list[Check]]:
+    """The runtime's invariant checks and the key-log layout that scopes them (public for
+    procedural testing, which checks invariants on the keys a change carries)."""
+    return plan_checks(spec)
+
+
 def rollback(conn: sqlite3.Connection, nested: bool = False) -> None:
     """Undo the call's savepoint. Outermost, a full ROLLBACK: ``ROLLBACK TO`` + ``RELEASE``
     would commit an empty transaction and bump the file change counter (bytes differ)."""

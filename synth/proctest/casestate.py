@@ -8,7 +8,7 @@ every invariant holds; ``States`` runs seeded random walks of valid calls of the
 tools, the way agents would change the world.
 
 When neither reaches a state where a precondition fires, ``falsifiable`` (in
-``synth.proctest.falsify``, re-exported here) decides between "hard to reach" and "never
+``synth.proctest.falsify``) decides between "hard to reach" and "never
 fires".
 """
 
@@ -314,6 +314,3 @@ class States:
 
     def prelude(self, index: int) -> list[dict[str, Any]]:
         return [] if index == 0 else self.walks()[index - 1][1]
-
-
-from synth.proctest.falsify import falsifiable  # noqa: E402,F401 - re-exported (it uses this module)

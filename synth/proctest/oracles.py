@@ -25,8 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.runtime.argcheck import DEFAULT_MAX_LENGTH, INT_MAX, INT_MIN, ArgError
-from engine.runtime.call import prepare_call
-from engine.runtime.invariants import plan_checks
+from engine.runtime.call import invariant_checks, prepare_call
 from engine.session import Session
 from engine.spec.models import DATE_FMT, DATETIME_FMT, Param, Tool
 from engine.spec.sql import parse_one_statement, tables_read
@@ -158,7 +157,7 @@ class Oracle:
             except ValueError:
                 tables = None
             self._inv.append((inv.name, inv.violations, tables))
-        self._layout, self._checks = plan_checks(self.spec)
+        self._layout, self._checks = invariant_checks(self.spec)
 
     # ---- prediction ---------------------------------------------------------------------
     def _prepare(

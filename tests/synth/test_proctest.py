@@ -19,7 +19,8 @@ from synth.build import build_world
 from synth.cli import app
 from synth.proctest.casegen import Sampler
 from synth.proctest.casesearch import boundary, out_of_range, wrong_type
-from synth.proctest.casestate import construct_state, falsifiable
+from synth.proctest.casestate import construct_state
+from synth.proctest.falsify import falsifiable
 from synth.proctest.oracles import Oracle, arg_problem
 from synth.proctest.run import load_broken, run_proctest, unchecked_spec
 
