@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     work = args.out or Path(tempfile.mkdtemp(prefix="bench-llm-"))
+    work.mkdir(parents=True, exist_ok=True)
     cache = work / "cache"
     with contextlib.ExitStack() as stack:
         if args.base_url:
@@ -103,7 +104,12 @@ def main() -> None:
             model = gguf.stem
         env = {"SCALEENV_LLM_BASE_URL": url, "SCALEENV_LLM_MODEL": model}
         mode = args.mode or ("json_schema" if args.base_url else "json_object")
-        llm = LLM(load_config(env=env, overrides={"cache_dir": cache, "mode": mode}))
+        llm = LLM(
+            load_config(
+                env=env,
+                overrides={"cache_dir": cache, "mode": mode, "timeout_s": 600, "retries": 0},
+            )
+        )
         t0 = time.perf_counter()
         live = run_all(llm, work / "live", args)
         live_s = time.perf_counter() - t0

@@ -61,6 +61,8 @@ def _env(url: str, model: str, cache: Path) -> dict[str, str]:
         "SCALEENV_LLM_CACHE": str(cache),
         "SCALEENV_LLM_MAX_TOKENS": "900",
         "SCALEENV_LLM_MODE": "json_object",  # llama-cpp-python's server constrains this form
+        "SCALEENV_LLM_TIMEOUT": "600",  # a busy 2-core machine; a retry would only repeat it
+        "SCALEENV_LLM_RETRIES": "0",
     }
 
 
