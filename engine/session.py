@@ -67,7 +67,7 @@ class _Shared:
         self.layout, self.checks = plan_checks(self.spec)
         self.call_steps = call_steps(sum(world.row_counts.values()))
         self.tools: dict[str, PreparedTool] = {}
-        self.patches: dict[str, list[tuple[str, list[Any]]]] = {}  # patch digest -> statements
+        self.patches: dict[str, list[tuple[str, list[Any], int]]] = {}  # patch digest -> statements
         self.digests: dict[int, tuple[Task, str]] = {}
         self.hash_sql = []
         for table in sorted(self.spec.entities):
@@ -88,7 +88,7 @@ class _Shared:
             self.tools[name] = pt
         return pt
 
-    def start_patch(self, task: Task) -> tuple[str, list[tuple[str, list[Any]]]]:
+    def start_patch(self, task: Task) -> tuple[str, list[tuple[str, list[Any], int]]]:
         """``task``'s start patch as (digest, statements): built once per patch, kept for a
         bounded number of patches (O(patch rows) each; never a copy of the database)."""
         memo = self.digests.get(id(task))

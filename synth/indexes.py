@@ -29,7 +29,7 @@ from engine.spec.models import DomainSpec
 from engine.spec.sql import column_map, parse_one_statement, resolve_column, sources
 
 _CMP = (exp.EQ, exp.In, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is)
-_FUNCS = {exp.Lower: "lower", exp.Upper: "upper", exp.Trim: "trim"}
+_FUNCS: dict[type, str] = {exp.Lower: "lower", exp.Upper: "upper", exp.Trim: "trim"}
 
 
 class _NullBinds(dict):
@@ -130,7 +130,7 @@ def _term(side: exp.Expression, other: exp.Expression, schema: Any) -> tuple[str
     return src, IndexTerm(node.name, function=fn, collation=coll if coll != "BINARY" else None)
 
 
-def _optional(node: exp.Expression) -> bool:
+def _optional(node: Any) -> bool:
     """Inside ``(:x IS NULL OR ...)``: a filter that applies only sometimes."""
     cur = node.parent
     while cur is not None and not isinstance(cur, exp.Where | exp.Join | exp.Select):
@@ -177,7 +177,7 @@ def filters(tree: exp.Expression, spec: DomainSpec) -> Filters:
     return out
 
 
-def _joins(cmp: exp.Expression, other: exp.Expression) -> bool:
+def _joins(cmp: Any, other: exp.Expression) -> bool:
     """Whether ``other`` reads a column of the comparison's own query (a join partner);
     a column of an outer query (a correlated subquery) filters like a bound value."""
     query = cmp.find_ancestor(exp.Select, exp.Update, exp.Delete)
