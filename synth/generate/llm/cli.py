@@ -68,9 +68,9 @@ def domain_command(
         raise ScaleEnvError(
             'synth domain: give "DESCRIPTION" --llm --out DIR, or --catalog NAME --out DIR (or --list)'
         )
-    from synth.generate.llm.client import LLM
-    from synth.generate.llm.config import load_config
-    from synth.generate.llm.domain import synth_domain
+    from synth.generate.llm.client import LLM  # lazy: CLI start-up stays fast
+    from synth.generate.llm.config import load_config  # lazy: CLI start-up stays fast
+    from synth.generate.llm.domain import synth_domain  # lazy: CLI start-up stays fast
 
     overrides = {"base_url": base_url, "model": model, "cache_dir": cache}
     cfg = run(load_config, llm_config, overrides)
@@ -111,7 +111,7 @@ def _catalog(
     list_: bool,
 ) -> None:
     """The offline catalog path, exactly as ``synth.generate.cli`` runs it."""
-    from synth.generate import cli as catalog_cli
+    from synth.generate import cli as catalog_cli  # lazy: CLI start-up stays fast
 
     if list_:
         run(catalog_cli._list)

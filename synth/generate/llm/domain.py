@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from engine import DomainSpec, ScaleEnvError, load_spec
+from engine.spec.task import dump_tasks
+from engine.world import write_world
+from synth.audit import Auditor
 from synth.build import build_world
 from synth.generate import generate_spec
 from synth.generate.llm.client import LLM
@@ -174,15 +177,11 @@ def synth_domain(
         texts=texts,
     )
     if out is not None:
-        from engine.world import write_world
-
         result.path = write_world(out, res.files, res.meta)
     return result
 
 
 def _rephrase(llm: LLM, res: Any, tasks: list, seed: int, limit: int | None) -> tuple:
-    from synth.audit import Auditor
-
     auditor = Auditor(res.world())
     try:
         return rephrase_tasks(llm, tasks, seed=seed, limit=limit, audit=auditor.audit)
@@ -191,8 +190,6 @@ def _rephrase(llm: LLM, res: Any, tasks: list, seed: int, limit: int | None) -> 
 
 
 def _jsonl(tasks: list) -> bytes:
-    from engine.spec.task import dump_tasks
-
     return dump_tasks(tasks).encode()
 
 
