@@ -53,7 +53,7 @@ def apply(b: Builder, params: dict[str, Any]) -> None:
                     "type": "integer",
                     "check": "seats >= 1",
                     "faker": {
-                        "sql": f"SELECT MAX(4 + CAST(substr({t}.{key}, -1) AS INTEGER) % 8, (SELECT COUNT(*) FROM {et} e WHERE e.{key} = {t}.{key} AND e.status = 'enrolled'))"
+                        "sql": f"SELECT MAX(2 + CAST(substr({t}.{key}, -1) AS INTEGER) % 6, (SELECT COUNT(*) FROM {et} e WHERE e.{key} = {t}.{key} AND e.status = 'enrolled'))"
                     },
                 },
                 "status": enum(["open", "closed"], [0.85, 0.15]),
