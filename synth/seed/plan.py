@@ -27,7 +27,27 @@ def plan_counts(
         factor = rows / total if total else 0.0
     else:
         factor = float(scale or 0.0)
-    return {t: (max(1, round(b * factor)) if b > 0 and factor > 0 else 0) for t, b in base.items()}
+    need = _min_rows(spec)
+    return {
+        t: (max(need.get(t, 1), round(b * factor)) if b > 0 and factor > 0 else 0)
+        for t, b in base.items()
+    }
+
+
+def _min_rows(spec: DomainSpec) -> dict[str, int]:
+    """Rows a table needs at any scale: as many as one child row points at it through
+    distinct foreign keys (a flight's origin and destination must be two airports)."""
+    need: dict[str, int] = {}
+    for entity in spec.entities.values():
+        per_parent: dict[str, int] = {}
+        for col in entity.columns.values():
+            if col.references:
+                parent = col.references.split(".", 1)[0]
+                per_parent[parent] = per_parent.get(parent, 0) + 1
+        for parent, n in per_parent.items():
+            cap = spec.entities[parent].rows if parent in spec.entities else n
+            need[parent] = max(need.get(parent, 1), min(n, max(1, cap)))
+    return need
 
 
 def table_order(spec: DomainSpec) -> tuple[list[str], list[tuple[str, str]]]:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from engine.spec.metadata import create_sqlite
 from engine.spec.models import DomainSpec, read_spec_data
 from engine.spec.validate import load_spec, validate_spec
+from synth.build import build_world
 from synth.seed.fills import fill_dependencies, fill_plan
 from synth.seed.ranges import check_bounds
 from synth.seed.seeder import SeedError, plan_counts, seed_database, table_order
@@ -443,3 +444,19 @@ def test_other_fixtures_seed(name: str) -> None:
     assert sum(counts.values()) > 0
     assert_sound(other, conn)
     assert conn.execute(schema).fetchall() == before  # the seeder's own indexes are gone
+
+
+@pytest.mark.parametrize("rows", [40, 229])
+def test_small_worlds_keep_two_parents_for_two_foreign_keys(rows: int) -> None:
+    """A flight's origin and destination are two airports: however small the world, the
+    airports table keeps as many rows as one flight points at (it used to end with one,
+    and the destination fill found no other airport)."""
+    res = build_world(
+        ROOT / "fixtures" / "domains" / "airline.yaml",
+        seed=650965567,
+        rows=rows,
+        proctest=False,
+        tasks=0,
+    )
+    counts = res.world().row_counts
+    assert counts["airports"] >= 2 and counts["flights"] >= 1
