@@ -10,7 +10,7 @@ import random
 from functools import lru_cache
 
 from synth.generate.catalog import list_catalog, load_sketch, sectors
-from synth.generate.compose import choose_mechanisms, generate_spec, spec_yaml
+from synth.generate.compose import choose_mechanisms, compose, generate_spec, spec_yaml
 from synth.generate.sketch import DomainSketch
 
 __all__ = [
@@ -49,7 +49,6 @@ def _order(seed: int) -> tuple[str, ...]:
 
 def shape(name: str, spec_seed: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What makes two worlds of one sketch alike: their mechanisms and table names."""
-    from synth.generate.compose import compose
 
     b = compose(load_sketch(name), spec_seed)
     return tuple(b.mechanisms), tuple(sorted(b.entities))

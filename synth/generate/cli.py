@@ -25,8 +25,11 @@ def build_domain(
 ) -> dict[str, Any]:
     """Generate ``name`` at ``seed``, build it from its YAML file, write world + YAML to ``out_dir``."""
     from engine.world import write_world  # lazy: the CLI starts fast
-    from synth.build import build_world
-    from synth.generate import load_sketch, spec_yaml
+    from synth.build import build_world  # lazy: the CLI loads only what a command runs
+    from synth.generate import (  # lazy: the CLI loads only what a command runs
+        load_sketch,
+        spec_yaml,
+    )
 
     text = spec_yaml(load_sketch(name), seed)
     with tempfile.TemporaryDirectory(prefix="scaleenv-domain-") as tmp:
@@ -48,7 +51,10 @@ def build_domain(
 
 
 def _write_spec(name: str, seed: int, out_dir: Path) -> Path:
-    from synth.generate import load_sketch, spec_yaml
+    from synth.generate import (  # lazy: the CLI loads only what a command runs
+        load_sketch,
+        spec_yaml,
+    )
 
     text = spec_yaml(load_sketch(name), seed)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +68,7 @@ def _write_spec(name: str, seed: int, out_dir: Path) -> Path:
 
 
 def _list() -> None:
-    from synth.generate import sectors
+    from synth.generate import sectors  # lazy: the CLI loads only what a command runs
 
     for sector, names in sectors().items():
         out.print(

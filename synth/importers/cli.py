@@ -31,8 +31,11 @@ def world_import(
     seed: int = typer.Option(0, help="Seed of procedural testing and task sampling."),
 ) -> None:
     """Build a world from existing rows: every row type-checked, constrained, reported."""
-    from synth.importers.rows import ImportRefused, import_world
-    from synth.resources import resolve_spec
+    from synth.importers.rows import (  # lazy: the CLI loads only what a command runs
+        ImportRefused,
+        import_world,
+    )
+    from synth.resources import resolve_spec  # lazy: the CLI loads only what a command runs
 
     def go():
         try:
@@ -74,7 +77,9 @@ def import_tau2(
     no_proctest: bool = typer.Option(False, "--no-proctest", help="Skip procedural testing."),
 ) -> None:
     """Import a tau2-bench domain: its database, tools (as a spec) and tasks with splits."""
-    from synth.importers.tau2 import import_tau2 as go
+    from synth.importers.tau2 import (
+        import_tau2 as go,  # lazy: the CLI loads only what a command runs
+    )
 
     res = run(go, tau2, domain, out_dir, proctest=not no_proctest)
     out.print(f"[green]imported[/green] {lit(res.path)}: {lit(res.summary)}")

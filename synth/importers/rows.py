@@ -26,9 +26,13 @@ from engine.errors import ScaleEnvError
 from engine.spec.models import DomainSpec
 from engine.spec.validate import load_spec
 from engine.world import DB_FILE, SPEC_FILE, World, write_world
+from synth.graph import build_graph, graph_to_json
 from synth.importers.coerce import Refused, coerce
 from synth.importers.sources import Rows, read_rows
+from synth.migrate.apply import create_world_db, initial_revision
+from synth.proctest.run import run_proctest
 from synth.resources import resolve_spec
+from synth.tasks import generate_tasks
 
 REPORT_FILE = "import.json"
 MAX_LISTED = 1000  # rejected rows listed in the report (the counts are always complete)
@@ -62,7 +66,6 @@ def load_rows(spec: DomainSpec, rows: Rows, kind: str = "rows") -> tuple[bytes, 
     """(database bytes, report): ``rows`` checked and inserted into the spec's schema.
 
     The database holds only the accepted rows; the report lists every refused one."""
-    from synth.migrate.apply import create_world_db, initial_revision
 
     textual = kind in ("folder", "sqlite")
     unknown = sorted(set(rows) - set(spec.entities))
@@ -216,10 +219,6 @@ def import_world(
     files, a SQLite file, or rows already read: ``{table: [row dicts]}``) under the spec;
     written atomically to ``out`` when given. Refused rows raise ``ImportRefused`` (its
     ``report`` says which and why) unless ``allow_rejected``; a broken invariant always does."""
-    from synth.graph import build_graph, graph_to_json
-    from synth.migrate.apply import initial_revision
-    from synth.proctest.run import run_proctest
-    from synth.tasks import generate_tasks
 
     if isinstance(spec_src, str | Path):
         spec_src = resolve_spec(spec_src)

@@ -18,10 +18,14 @@ from typing import Any
 
 import yaml
 
+from engine.db import bytes_to_connection
 from engine.errors import ScaleEnvError
 from engine.spec.task import Action, Task, UserProfile, dump_tasks
+from engine.spec.validate import load_spec
 from engine.world import write_world
 from synth.importers.rows import ImportResult, import_world
+from synth.importers.sources import rows_from_document
+from synth.importers.tau2_retail import tools
 
 DOMAINS = ("retail",)
 REPLAY_FILE = "tau2_replay.json"
@@ -76,7 +80,6 @@ def domain_dir(tau2: str | Path, domain: str) -> Path:
 
 def retail_spec() -> dict[str, Any]:
     """The retail spec as data: the schema file plus the tools."""
-    from synth.importers.tau2_retail import tools
 
     text = resources.files("synth.importers").joinpath("tau2_specs/retail.yaml").read_text()
     spec = yaml.safe_load(text)
@@ -184,10 +187,8 @@ def import_tau2(
     raw_tasks = _read_json(folder / "tasks.json")
     if not isinstance(raw_tasks, list):
         raise ScaleEnvError(f"{folder / 'tasks.json'}: expected a list of tasks")
-    from synth.importers.sources import rows_from_document
 
     spec_data = retail_spec()
-    from engine.spec.validate import load_spec
 
     spec = load_spec(spec_data)
     rows = rows_from_document(spec, doc, RETAIL_MAPPING, where=str(folder / "db.json"))
@@ -214,7 +215,6 @@ _ORDER_OPTIONAL = (
 def to_tau2_document(db_bytes: bytes) -> dict[str, Any]:
     """A retail world's database as tau2's ``db.json`` document (``RetailDB.model_dump``):
     the inverse of ``RETAIL_MAPPING``, absent optional order fields as None."""
-    from engine.db import bytes_to_connection
 
     conn = bytes_to_connection(db_bytes)
     conn.row_factory = __import__("sqlite3").Row
