@@ -96,7 +96,7 @@ def test_every_command_fails_in_one_line(name: str, variant: str, tmp_path: Path
 
 def test_every_command_is_in_the_readme_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `scaleenv ([a-z][a-z -]*?)(?: [A-Z\-\[`]|`)", readme, flags=re.M)
+    rows = re.findall(r"^\| `scaleenv ([a-z][a-z0-9 -]*?)(?: [A-Z\-\[`]|`)", readme, flags=re.M)
     listed = {r.strip() for r in rows}
     missing = sorted(n for n in COMMANDS if n not in listed)
     assert not missing, f"add README CLI table rows for: {missing}"
