@@ -130,8 +130,8 @@ def synth_domain(
             kept, outcomes = propose_tools(
                 llm, spec, description, extra_tools, rounds=tool_rounds, seed=seed
             )
-        except ScaleEnvError as exc:
-            raise StageError(_stage("tools", exc)) from None
+        except ScaleEnvError as exc:  # extra tools are optional: the world goes on without
+            kept, outcomes = {}, [ToolOutcome("(proposal)", "rejected", 0, _stage("tools", exc))]
         if kept:
             data = spec.to_dict()
             data["tools"] = {**data["tools"], **kept}

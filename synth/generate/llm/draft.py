@@ -89,11 +89,21 @@ Sector = Literal[
 ]
 
 
-def bounded(lo: int, hi: int) -> AfterValidator:
+def bounded(lo: int, hi: int, cut: bool = True) -> AfterValidator:
     """A length check pydantic runs but the JSON schema does not show: a ``maxLength`` in the
-    schema becomes one nested grammar rule per character on a llama.cpp server (slow)."""
+    schema becomes one nested grammar rule per character on a llama.cpp server (slow).
+    Too short is an error; too long is cut (at a word or ``_`` boundary when there is one)
+    where ``cut``: a name or a sentence that runs on is still usable, SQL cut short is not."""
 
     def check(v: str) -> str:
+        v = v.strip()
+        if len(v) > hi and cut:
+            head = v[:hi]
+            for sep in (" ", "_"):
+                if sep in head[hi // 2 :]:
+                    head = head[: head.rindex(sep)]
+                    break
+            v = head.rstrip(" _,;:-")
         if not lo <= len(v) <= hi:
             raise ValueError(f"must be {lo} to {hi} characters long, got {len(v)}")
         return v

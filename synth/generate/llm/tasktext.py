@@ -25,7 +25,7 @@ from engine import ScaleEnvError, Task
 from synth.generate.llm.client import LLM
 from synth.generate.llm.draft import bounded
 
-Request = Annotated[str, bounded(10, 700)]
+Request = Annotated[str, bounded(10, 700, cut=False)]  # a cut request may lose a fact
 Persona = Annotated[str, bounded(10, 300)]
 
 # things a user could only have been told: ids (AP960889, #W1234), emails, dates, numbers

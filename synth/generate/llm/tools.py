@@ -25,7 +25,7 @@ ToolName = Annotated[str, StringConstraints(pattern=r"^[a-z]+(_[a-z]+)+$"), boun
 ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$"), bounded(1, 30)]
 # "table.column" or ""; [.] because the grammar converter cannot parse an escaped dot
 Column = Annotated[str, StringConstraints(pattern=r"^([a-z][a-z0-9_]*[.][a-z][a-z0-9_]*)?$")]
-Sql = Annotated[str, bounded(10, 600)]
+Sql = Annotated[str, bounded(10, 600, cut=False)]
 Text = Annotated[str, bounded(10, 160)]
 
 
