@@ -293,3 +293,23 @@ def test_config_file_env_and_options_layer(tmp_path: Path) -> None:
         ScaleEnvError, match=r"LLM config concurrency: .*greater than or equal to 1"
     ):
         load_config(cfg, env=env, overrides={"concurrency": 0})
+
+
+def test_a_failed_tool_proposal_keeps_the_world(endpoint, tmp_path: Path) -> None:
+    def script(req: dict[str, Any]) -> str:
+        if schema_name(req) == "SketchDraft":
+            long = EXAMPLE.model_dump()
+            long["title"] = "Brightsmile Family Dental " * 4  # runs on: cut at a word
+            return json.dumps(long)
+        return '{"tools": []}'  # never a valid proposal
+
+    ep = endpoint(script)
+    res = synth_domain(
+        "a dentist", client(ep.url, tmp_path / "c"), rows=400, tasks=10, min_tasks=5, extra_tools=2
+    )
+    assert len(res.sketch.title) <= 40 and res.sketch.title.startswith("Brightsmile Family Dental")
+    [proposal] = res.tools
+    assert proposal.status == "rejected" and proposal.reason.startswith(
+        "tools: no valid ToolsDraft"
+    )
+    assert res.tasks >= 5
