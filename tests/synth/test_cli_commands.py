@@ -26,6 +26,7 @@ NO_REQUIRED_INPUT = {
     "demo": ["--out", "{bad}", "--rows", "300", "--tasks", "1"],
     "spec docs": ["--out", "{bad}/spec.md"],
     "spec schema": None,  # reads nothing: it must simply succeed
+    "synth domain": ["--catalog", "{bad}", "--out", "{bad}/w"],
     "synth": ["--out", "{bad}", "--domains", "1", "--rows", "100", "--tasks", "1", "--no-progress"],
 }
 
