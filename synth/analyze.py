@@ -192,7 +192,9 @@ def render_report(
 ) -> list[NotebookResult]:
     """Execute every notebook on ``worlds``; write ``.ipynb``, HTML, PNGs and ``index.html``."""
     from engine.analysis import find_worlds  # lazy: DuckDB/Arrow come with the analysis extra
-    from engine.analysis.trajectories import find_trajectory_files  # lazy: the CLI loads only what a command runs
+    from engine.analysis.trajectories import (
+        find_trajectory_files,  # lazy: the CLI loads only what a command runs
+    )
 
     src = Path(worlds).resolve()
     found = find_worlds(src)  # one clear line when there is no world

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from engine.db import q
 from engine.spec.models import DomainSpec, Invariant
-from engine.spec.sql import columns_used, column_map
+from engine.spec.sql import column_map, columns_used
 
 Via = tuple[str, str, str, bool]  # linking table, its column, the column it links, is an FK
 

@@ -19,10 +19,10 @@ from sqlglot import exp
 from engine.spec.models import DomainSpec
 from engine.spec.sql import (
     ROWID_NAMES,
+    column_map,
     columns_used,
     parse_one_statement,
     sources,
-    column_map,
     tables_read,
 )
 from synth.seed.checks import culprits, verify_checks

@@ -20,7 +20,9 @@ spec_app = typer.Typer(
 def schema() -> None:
     """Print the JSON Schema of a domain spec (for editor completion:
     ``scaleenv spec schema > spec.schema.json``)."""
-    from synth.specdoc.reference import spec_json_schema  # lazy: the CLI loads only what a command runs
+    from synth.specdoc.reference import (
+        spec_json_schema,  # lazy: the CLI loads only what a command runs
+    )
 
     sys.stdout.write(json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n")
 
@@ -40,7 +42,10 @@ def docs(
     """Generate the spec reference from the models and the examples (each example is
     validated first)."""
     from synth.cli_errors import err, out, run  # lazy: the CLI loads only what a command runs
-    from synth.specdoc.reference import DOC_PATH, write_reference  # lazy: the CLI loads only what a command runs
+    from synth.specdoc.reference import (  # lazy: the CLI loads only what a command runs
+        DOC_PATH,
+        write_reference,
+    )
 
     path = out_path or DOC_PATH
     fresh = run(write_reference, path, check=check)
