@@ -18,6 +18,7 @@ from typing import Any
 from sqlglot import exp
 
 from engine.db import add_functions
+from engine.spec.clock import nondeterminism
 from engine.spec.metadata import create_sqlite, sqlite_ddl
 from engine.spec.models import DomainSpec, Tool
 from engine.spec.scope import link, scope_columns, scoped_violations_sql
@@ -27,7 +28,6 @@ from engine.spec.sql import (
     column_map,
     columns_used,
     is_rowid,
-    nondeterminism,
     output_names,
     params_used,
     parse_one_statement,
