@@ -141,6 +141,22 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+def swap_in(tmp: Path, out: Path) -> None:
+    """Put the finished directory ``tmp`` at ``out``, replacing what is there: one atomic
+    swap where the OS has it, else two renames (a crash between them is undone by
+    ``_recover`` for worlds). ``tmp`` is gone afterwards."""
+    if out.exists() and _exchange(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old directory
+        return
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old.{os.getpid()}")
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _write(out: Path, files: Mapping[str, bytes], meta: Mapping[str, Any]) -> Path:
     tmp = out.parent / f".{out.name}.tmp.{os.getpid()}.{secrets.token_hex(4)}"
     tmp.mkdir()
@@ -167,16 +183,7 @@ def _write(out: Path, files: Mapping[str, bytes], meta: Mapping[str, Any]) -> Pa
             if f.is_file():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
-        if out.exists() and _exchange(tmp, out):
-            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old world
-        else:
-            old = None
-            if out.exists():  # no atomic swap here: a crash now is undone by _recover
-                old = out.with_name(f".{out.name}.old.{os.getpid()}")
-                out.rename(old)
-            tmp.rename(out)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+        swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from engine import ScaleEnvError
+from engine.world import swap_in
 
 _REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -231,14 +232,7 @@ def render_report(
                 )
             )
         (tmp / "index.html").write_text(_index(results, src, tmp), encoding="utf-8")
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
-            tmp.rename(dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(dest)
+        swap_in(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

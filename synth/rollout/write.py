@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import ScaleEnvError
+from engine.world import swap_in
 
 SCALARS = (
     "world", "task_id", "sample", "seed", "domain", "difficulty", "policy", "user",
@@ -55,14 +56,7 @@ def write_rollouts(
                 fh.write(dumps(r) + "\n")
         pq.write_table(parquet_table(records), tmp / "trajectories.parquet")
         (tmp / "summary.json").write_text(dumps(summary) + "\n", encoding="utf-8")
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
-            tmp.rename(dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(dest)
+        swap_in(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
