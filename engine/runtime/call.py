@@ -17,7 +17,6 @@ sequence at the target table's row count, so a call rarely probes more than one 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sqlite3
@@ -26,13 +25,12 @@ from enum import StrEnum
 from typing import Any
 
 from engine.budget import StepBudget
-from engine.db import q
 from engine.runtime.argcheck import ArgError, compile_params
 from engine.runtime.guard import Guard, Permissions, tool_permissions
+from engine.runtime.ids import MAX_ID_CANDIDATES, id_candidate, id_sql, new_id  # noqa: F401
 from engine.runtime.invariants import Check, cascade_closure, first_violated, plan_checks
 from engine.runtime.keylog import LogLayout, take_log
 from engine.spec.models import DomainSpec, IdGenerator, Invariant, Tool
-from engine.spec.patterns import compile_pattern
 from engine.spec.textcheck import fill_template
 
 
@@ -48,14 +46,12 @@ class ErrorType(StrEnum):
 
 
 ERROR_TYPES = tuple(e.value for e in ErrorType)
-MAX_ID_CANDIDATES = 1000
 _SAVEPOINT, _RELEASE, _ROLLBACK_TO, _ROLLBACK = (
     "/*scaleenv*/ SAVEPOINT scaleenv_call",
     "/*scaleenv*/ RELEASE scaleenv_call",
     "/*scaleenv*/ ROLLBACK TO scaleenv_call",
     "/*scaleenv*/ ROLLBACK",
 )
-_DIGITS, _UPPER = "0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @dataclass(slots=True)
@@ -131,26 +127,6 @@ def clean(value: Any) -> Any:
     return value
 
 
-def id_candidate(domain: str, tool: str, gen: str, counter: int, pattern: str) -> str:
-    """Candidate ``counter`` of a generator (``engine.spec.patterns``: '#' digit, '?' upper letter,
-    '\\' makes the next character literal, others literal).
-
-    Digits come from sha256(f"{domain}\\x1f{tool}\\x1f{gen}\\x1f{counter}"), extended with
-    sha256(previous digest) for patterns with more than 32 placeholders.
-    """
-    fmt, radices = compile_pattern(pattern)
-    digest = hashlib.sha256(f"{domain}\x1f{tool}\x1f{gen}\x1f{counter}".encode()).digest()
-    pool, i, out = digest, 0, []
-    for radix in radices:
-        if i == len(pool):
-            digest = hashlib.sha256(digest).digest()
-            pool, i = digest, 0
-        b = pool[i]
-        i += 1
-        out.append(_DIGITS[b % 10] if radix == 10 else _UPPER[b % 26])
-    return fmt.format(*out)
-
-
 class PreparedTool:
     """Everything about one tool that does not depend on the database state."""
 
@@ -204,50 +180,6 @@ def invariant_plan(spec: DomainSpec) -> list[tuple[Invariant, str, set[str] | No
     return [
         (c.inv, c.sql, None if c.tables is None else set(c.tables)) for c in plan_checks(spec)[1]
     ]
-
-
-def id_sql(g: IdGenerator) -> tuple[str, str]:
-    """The statements of a generator: its start counter (the table's row count) and the
-    probe whether a candidate is already used."""
-    return (
-        f"/*scaleenv:gen*/ SELECT COUNT(*) FROM {q(g.table)}",
-        f"/*scaleenv:gen*/ SELECT 1 FROM {q(g.table)} WHERE {q(g.column)} = ? LIMIT 1",
-    )
-
-
-def new_id(
-    conn: sqlite3.Connection,
-    domain: str,
-    tool: str,
-    gname: str,
-    g: IdGenerator,
-    taken: set[str],
-    sql: tuple[str, str] | None = None,
-    cache: dict[int, str] | None = None,
-) -> tuple[str, int]:
-    """The generated id of ``tool``'s generator ``gname`` on the current state, and the
-    number of candidates tried.
-
-    The first unused candidate from counter ``COUNT(*)`` of the target table on: a pure
-    function of the logical state (gold replay and agents agree), and O(1) expected: each
-    insert moves the start one step, so a new call rarely meets an id it made before."""
-    count_sql, check = sql or id_sql(g)
-    start = conn.execute(count_sql).fetchone()[0]
-    for k in range(start, start + MAX_ID_CANDIDATES):
-        cand = None if cache is None else cache.get(k)
-        if cand is None:
-            cand = id_candidate(domain, tool, gname, k, g.pattern)
-            if cache is not None:
-                if len(cache) > 4096:
-                    cache.clear()
-                cache[k] = cand
-        if cand not in taken and conn.execute(check, (cand,)).fetchone() is None:
-            taken.add(cand)
-            return cand, k - start + 1
-    raise RuntimeError(
-        f"no unused {g.table}.{g.column} for {gname!r} in {MAX_ID_CANDIDATES} candidates "
-        f"of {g.pattern!r} (from counter {start})"
-    )
 
 
 def _fetch_result(conn: sqlite3.Connection, pt: PreparedTool, binds: dict[str, Any]) -> Any:
