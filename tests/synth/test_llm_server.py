@@ -37,7 +37,7 @@ def _model_or_skip() -> Path:
     try:
         return default_model()
     except Exception as exc:  # noqa: BLE001 - any reason the model is missing skips
-        pytest.skip(str(exc))
+        pytest.skip(f"the SmolLM2 GGUF model is not installed (bash .ci/llm-server.sh): {exc}")
 
 
 @pytest.fixture(scope="module")

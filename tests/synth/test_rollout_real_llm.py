@@ -25,7 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     try:
         gguf = default_model()
     except Exception as exc:  # noqa: BLE001 - any reason the model is missing skips
-        pytest.skip(str(exc))
+        pytest.skip(f"the SmolLM2 GGUF model is not installed (bash .ci/llm-server.sh): {exc}")
     log = tmp_path_factory.mktemp("llama") / "server.log"
     with local_server(gguf, log=log) as url:
         yield url, gguf.stem
