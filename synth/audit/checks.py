@@ -51,6 +51,14 @@ def texts(value: Any) -> list[str]:
 
 
 def said(value: Any, text: str) -> bool:
+    """``value`` is written in ``text``; a JSON object of attributes when each value is."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            obj = json.loads(value)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and obj:
+            return all(not isinstance(v, dict | list) and said(v, text) for v in obj.values())
     pats = [rf"(?<![\w]){re.escape(t)}(?![\w])" for t in texts(value) if t]
     return any(re.search(p, text) for p in pats)
 

@@ -117,6 +117,7 @@ def tools() -> dict[str, Any]:
                 "v.product_id = p.product_id ORDER BY v.rowid)) AS variants FROM "
                 "products p WHERE p.product_id = :product_id",
                 "json_columns": ["variants"],
+                "references": {"variants.*.item_id": "variants.item_id"},
             },
         },
         "get_item_details": {

@@ -61,6 +61,13 @@ ORDER = {
     "exchange_price_difference, return_items, return_payment_method_id "
     "FROM orders WHERE order_id = :order_id",
     "json_columns": _JSON_COLS,
+    # values inside the JSON columns that later calls take: an item to return or exchange,
+    # its product (whose variants an exchange picks from), the payment method used
+    "references": {
+        "items[].item_id": "order_items.item_id",
+        "items[].product_id": "order_items.product_id",
+        "payment_history[].payment_method_id": "payment_methods.id",
+    },
 }
 _PM_OBJECT = (
     "CASE source WHEN 'credit_card' THEN json_object('source', source, 'id', id, 'brand', "
@@ -75,6 +82,8 @@ USER = {
     f"json({_PM_OBJECT})) FROM (SELECT * FROM payment_methods p WHERE p.user_id = u.user_id "
     "ORDER BY p.rowid)) AS payment_methods, u.orders FROM users u WHERE u.user_id = :user_id",
     "json_columns": ["name", "address", "payment_methods", "orders"],
+    # payment methods are an object keyed by id ('*': each of its values); orders a list
+    "references": {"payment_methods.*.id": "payment_methods.id", "orders[]": "orders.order_id"},
 }
 _VARIANT_OBJECT = (
     "json_object('item_id', item_id, 'options', json(options), 'available', "

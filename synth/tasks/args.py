@@ -35,6 +35,7 @@ class ParamSource:
     like: bool = False  # matched as a substring
     written: bool = False  # stored by an UPDATE SET / INSERT: a new value, not a lookup
     literals: tuple[Any, ...] = ()  # values the SQL spells out (an IN-list, CASE branches)
+    json_key: str | None = None  # the key of the JSON object it is stored under in ``column``
 
 
 def _tool_sql(tool: Tool) -> list[str]:
@@ -76,6 +77,7 @@ def analyze_params(spec: DomainSpec, tool: Tool) -> dict[str, ParamSource]:
     schema = column_map(spec)
     tables = sorted(set(tool.reads) | set(tool.writes))
     found: dict[str, tuple[int, str, bool]] = {}  # param -> (rank, column, like)
+    keys: dict[str, str] = {}  # param -> its key in a json_object(...) the SQL builds
     for sql in _tool_sql(tool):
         try:
             stmt = parse_one_statement(sql)
@@ -85,6 +87,9 @@ def analyze_params(spec: DomainSpec, tool: Tool) -> dict[str, ParamSource]:
             name = ph.name
             if name not in tool.params:
                 continue
+            kv = ph.parent
+            if isinstance(kv, exp.JSONKeyValue) and isinstance(kv.this, exp.Literal):
+                keys.setdefault(name, kv.this.name)
             col = _insert_column(ph, stmt)
             if col:
                 found.setdefault(name, (0, col, False))
@@ -121,6 +126,7 @@ def analyze_params(spec: DomainSpec, tool: Tool) -> dict[str, ParamSource]:
             bool(hit and hit[2]),
             bool(hit and hit[0] == 0),
             tuple(lits.get(pname, ())),
+            keys.get(pname) if hit and hit[0] == 0 else None,
         )
     return out
 
@@ -189,6 +195,20 @@ class FreeValues:
             hit = self._col_values[ref] = [r[0] for r in rows]
         return hit
 
+    def json_values(self, conn: sqlite3.Connection, ref: str, key: str) -> list[Any]:
+        """Distinct stored values of one key of a JSON object column (first 400, sorted)."""
+        mk = f"{ref}$.{key}"
+        hit = self._col_values.get(mk)
+        if hit is None:
+            table, _, col = ref.partition(".")
+            rows = conn.execute(
+                TAG + f"SELECT DISTINCT json_extract({q(col)}, ?) AS v FROM {q(table)} WHERE "
+                f"json_valid({q(col)}) AND v IS NOT NULL ORDER BY 1 LIMIT 400",
+                ('$."' + key.replace('"', '""') + '"',),
+            ).fetchall()
+            hit = self._col_values[mk] = [r[0] for r in rows]
+        return hit
+
     def _generator(self, ref: str) -> Any:
         gen = self._gens.get(ref)
         if gen is None:
@@ -207,6 +227,13 @@ class FreeValues:
         """One valid value of a scalar param (arrays: call per item)."""
         if p.type == "enum":
             return rng.choice(list(p.values or []))
+        if src.json_key and src.column:  # a field of a stored JSON object (an address's zip)
+            kind = str if p.type in ("string", "date", "datetime") else int | float
+            vals = [
+                v for v in self.json_values(conn, src.column, src.json_key) if isinstance(v, kind)
+            ]
+            if vals:
+                return rng.choice(vals)
         if p.type == "boolean":
             return rng.random() < 0.5
         lits = [

@@ -47,6 +47,7 @@ class Ctx:
         for rule in self.spec.policy_rules:
             self.rules.setdefault(rule.tool, []).append(rule)
         self.checks = {n: _single_param_checks(self.spec, n, t) for n, t in self.tools.items()}
+        self.lets = {n: let_params(t) for n, t in self.tools.items()}
         self.free = FreeValues(self.spec, seed)
         self.s = world.session()
         self.base = self.s.snapshot()
@@ -85,6 +86,8 @@ class Ctx:
         """``values`` of ``ref`` that are no other user's rows (own or nobody's)."""
         table = ref.partition(".")[0]
         if user is None or not self.info.owned(table) or not self.info.is_id_ref(ref):
+            return values
+        if not self.info.names_row(ref):  # whose row it is depends on the call's other args
             return values
         return {v: c for v, c in values.items() if self.owners(ref, v) in (set(), {user})}
 
@@ -222,6 +225,7 @@ class Ctx:
         for k, v in bound.items():
             binds[k] = json.dumps(v) if params[k].type == "array" else v
         conn = self.conn
+        lets = self.lets[tool]
         out = []
         for v in values:
             binds[pname] = (
@@ -229,6 +233,14 @@ class Ctx:
                 if params[pname].type == "array"
                 else v
             )
+            for name, sql in self.tools[tool].let.items():  # lets the bound params decide
+                deps = lets.get(name)
+                if deps is not None and deps <= binds.keys():
+                    try:
+                        row = conn.execute(TAG + sql, binds).fetchone()
+                    except Exception:
+                        row = None
+                    binds[name] = None if row is None else row[0]
             good = True
             for sql, rule in checks:
                 try:
@@ -256,10 +268,14 @@ class Ctx:
 
 
 def field_values(result: Any, path: str) -> list[Any]:
-    """Values at an output path (``items[].product_id``, ``orders[]``, ``user_id``) of a result."""
+    """Values at an output path (``items[].product_id``, ``orders[]``, ``user_id``) of a result;
+    ``*`` stands for every value of an object keyed by id (``payment_methods.*.id``)."""
     parts = path.split(".")
     cur: list[Any] = [result]
     for i, part in enumerate(parts):
+        if part == "*":
+            cur = [v for o in cur if isinstance(o, dict) for v in o.values()]
+            continue
         arr = part.endswith("[]")
         key = part[:-2] if arr else part
         nxt: list[Any] = []
@@ -302,17 +318,44 @@ def meaningful_result(result: Any) -> bool:
 def _single_param_checks(
     spec: Any, name: str, tool: Any
 ) -> list[tuple[str, str | None, frozenset[str]]]:
-    """Preconditions (rule None) and policy rules (rule name) that use no ``let`` value, with
-    the params they use: cheap to test on many candidate values before any call."""
+    """Preconditions (rule None) and policy rules (rule name) with the params they use, a
+    ``let`` they read counting as the params it reads (a payment different from the order's
+    current one): cheap to test on many candidate values before any call."""
 
     out: list[tuple[str, str | None, frozenset[str]]] = []
+    lets = let_params(tool)
     items: list[tuple[str, str | None]] = [(p.check, None) for p in tool.preconditions]
     items += [(r.violated, r.name) for r in spec.policy_rules if r.tool == name]
     for sql, rule in items:
         try:
-            used = frozenset(params_used(sql) - {"now"})
+            used = set(params_used(sql) - {"now"})
         except ValueError:
             continue
+        if any(u in lets and lets[u] is None for u in used):
+            continue
+        used = {x for u in used for x in (lets[u] or set() if u in lets else {u})}
         if used and used <= set(tool.params):
-            out.append((TAG + sql, rule, used))
+            out.append((TAG + sql, rule, frozenset(used)))
+    return out
+
+
+def let_params(tool: Any) -> dict[str, set[str] | None]:
+    """The params each ``let`` reads, through the lets before it (None: it reads a generated
+    value or its SQL does not parse, so no screen can compute it)."""
+    out: dict[str, set[str] | None] = {}
+    for name, sql in tool.let.items():
+        try:
+            used = params_used(sql) - {"now"}
+        except ValueError:
+            out[name] = None
+            continue
+        deps: set[str] | None = set()
+        for u in used:
+            if u in out:
+                deps = None if deps is None or out[u] is None else deps | out[u]  # type: ignore[operator]
+            elif u in tool.params and deps is not None:
+                deps.add(u)
+            else:
+                deps = None
+        out[name] = deps
     return out

@@ -102,6 +102,16 @@ class SchemaInfo:
             or f"{table}.{cname}" in self.fk_targets
         )
 
+    def names_row(self, ref: str) -> bool:
+        """A column whose value alone names one row (its key, a unique column), unlike an
+        order item's variant id, which names a row only with the order beside it."""
+        table, _, cname = ref.partition(".")
+        ent = self.spec.entities.get(table)
+        col = ent.columns.get(cname) if ent else None
+        return col is not None and (
+            self.pk(table) == [cname] or col.unique or [cname] in ent.unique
+        )  # type: ignore[union-attr]
+
     # ---- the user ---------------------------------------------------------------------------
     def descendants(self, table: str) -> list[str]:
         seen: list[str] = []
@@ -240,6 +250,9 @@ class SchemaInfo:
                 and c.match_policy != "exempt"
                 and not (c.unique or c.primary_key or c.references)
             ):
+                out = [*out, n]
+        for n, c in ent.columns.items():  # an object of attributes: {color: blue, size: M}
+            if c.type == "json" and isinstance(c.default, dict) and c.match_policy != "exempt":
                 out = [*out, n]
         return out
 

@@ -230,6 +230,9 @@ def _draw_array(
     seek: str | None,
     bound: dict[str, Any],
 ) -> list[Any]:
+    """Elements linked to the context rows, drawn one position at a time: each is screened
+    by the tool's checks on the list so far, with the lists already drawn cut to the same
+    length (the new variant at position i is paired with the old item at i)."""
     lo = p.min_items or 1
     hi = p.max_items or 10
     n = max(lo, min(n, hi))
@@ -239,23 +242,65 @@ def _draw_array(
     pk = ctx.info.pk(table)
     if table in groups:  # a parallel array over the same rows (names, dates of passengers)
         return [r.get(col) for r in groups[table]]
-    if len(pk) == 1:
-        cands = _candidates(ctx, context, f"{table}.{pk[0]}", name)
-        if _public(ctx, ref) and (not cands or (len(context) <= 1 and rng.random() < 0.5)):
-            cands = _global(ctx, f"{table}.{pk[0]}", rng, 60)
-        if pk[0] == col:
-            cands = _screened(ctx, tool, name, cands, seek, bound) or cands
+    key_ref = f"{table}.{pk[0]}" if len(pk) == 1 else ref
+    cands = _candidates(ctx, context, key_ref, name)
+    if _public(ctx, ref) and (not cands or (len(context) <= 1 and rng.random() < 0.5)):
+        cands = _global(ctx, key_ref, rng, 60)
+    root = ctx.info.root(ref)
+    twins = [  # lists drawn before naming the same kind of row (old items for new ones)
+        v
+        for k, v in bound.items()
+        if isinstance(v, list) and ctx.info.root(ctx.sources[tool][k].ref or "") == root
+    ]
+    keys: list[Any] = []
+    for i in range(n):
+        left = {v: c for v, c in cands.items() if v not in keys}
+        if key_ref == ref:
+            cut = {k: v[: i + 1] if isinstance(v, list) else v for k, v in bound.items()}
+            ok = ctx.screen(tool, name, [[*keys, v] for v in list(left)[:80]], seek, cut)
+            good = {repr(x[-1]) for x in ok}
+            left = {v: c for v, c in left.items() if repr(v) in good} or (left if i == 0 else {})
+        same = {repr(t[i]) for t in twins if i < len(t)}  # not the very row it replaces
+        left = {v: c for v, c in left.items() if repr(v) not in same} or left
+        got = _pick(rng, left, 1)
+        if not got:
+            break
+        keys += got
+    if not keys:
         keys = _pick(rng, cands, n)
-        chosen = [fetch_row(ctx.conn, ctx.info, table, {pk[0]: k}) for k in keys]
-        chosen = [r for r in chosen if r is not None]
-        if chosen:
-            groups[table] = chosen
-            for r in chosen:
-                if ctx.info.is_id_ref(ref):
-                    rows.append((table, {pk[0]: r[pk[0]]}))
-            context.extend((table, {pk[0]: r[pk[0]]}) for r in chosen)
-            return [r.get(col) for r in chosen]
-    return _pick(rng, _candidates(ctx, context, ref, name), n)
+    if len(pk) != 1:  # values of a column that names no row alone: the rows they come from
+        for v in keys:
+            r = _linked_row(ctx, table, col, v, context, rows)
+            if r is not None:
+                rows.append(r)
+                context.append(r)
+        return keys
+    chosen = [fetch_row(ctx.conn, ctx.info, table, {pk[0]: k}) for k in keys]
+    chosen = [r for r in chosen if r is not None]
+    if not chosen:
+        return []
+    groups[table] = chosen
+    for r in chosen:
+        if ctx.info.is_id_ref(ref):
+            rows.append((table, {pk[0]: r[pk[0]]}))
+    context.extend((table, {pk[0]: r[pk[0]]}) for r in chosen)
+    return [r.get(col) for r in chosen]
+
+
+def _linked_row(
+    ctx: Ctx, table: str, col: str, value: Any, context: list, taken: list
+) -> tuple[str, dict[str, Any]] | None:
+    """The row of ``table`` with ``col`` = ``value`` that hangs off a context row (the item
+    of this order), one not taken yet (a second copy of the same item)."""
+    pk = ctx.info.pk(table)
+    for row in rows_where(ctx.conn, ctx.info, table, col, value):
+        key = {c: row[c] for c in pk}
+        if (table, key) in taken:
+            continue
+        for fk in ctx.info.parents(table):
+            if any(t == fk.parent and k.get(fk.pcol) == row.get(fk.column) for t, k in context):
+                return table, key
+    return None
 
 
 def _depth(ctx: Ctx, table: str) -> int:

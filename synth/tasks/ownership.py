@@ -15,15 +15,23 @@ from synth.tasks.domain import TAG, SchemaInfo
 
 
 def owners_of(
-    conn: sqlite3.Connection, info: SchemaInfo, table: str, col: str, value: Any
+    conn: sqlite3.Connection,
+    info: SchemaInfo,
+    table: str,
+    col: str,
+    value: Any,
+    also: list[tuple[str, Any]] | None = None,
 ) -> set[Any]:
-    """Every user a row of ``table`` with ``col`` = ``value`` belongs to, over all its
-    child -> parent paths to the user entity (empty: nobody's row, or no such row)."""
+    """Every user a row of ``table`` with ``col`` = ``value`` (and each ``also`` column =
+    its value) belongs to, over all its child -> parent paths to the user entity (empty:
+    nobody's row, or no such row)."""
     user = info.user_table
     upk = info.pk(user)[0]
     if table == user:
         sql = TAG + f"SELECT {q(upk)} FROM {q(user)} WHERE {q(col)} = ?"
         return {r[0] for r in conn.execute(sql, (value,))}
+    extra = "".join(f" AND t0.{q(c)} = ?" for c, _v in also or [])
+    binds = (value, *[v for _c, v in also or []])
     out: set[Any] = set()
     for path in info.paths(table, user):
         if not all(s.up for s in path):
@@ -33,8 +41,8 @@ def owners_of(
             parts.append(
                 f"JOIN {q(st.dst)} t{i + 1} ON t{i + 1}.{q(st.fk.pcol)} = t{i}.{q(st.fk.column)}"
             )
-        parts.append(f"WHERE t0.{q(col)} = ?")
-        out |= {r[0] for r in conn.execute(TAG + " ".join(parts), (value,))}
+        parts.append(f"WHERE t0.{q(col)} = ?{extra}")
+        out |= {r[0] for r in conn.execute(TAG + " ".join(parts), binds)}
     return out
 
 
@@ -54,11 +62,23 @@ def foreign_args(
         table, _, col = ref.partition(".")
         if table not in info.spec.entities or not info.owned(table):
             continue
+        also = [] if info.names_row(ref) else _beside(info, t, table, args)
         for v in value if isinstance(value, list) else [value]:
-            own = owners_of(conn, info, table, col, v)
+            own = owners_of(conn, info, table, col, v, also)
             if own and own != {user}:
                 out.append(name)
                 break
+    return out
+
+
+def _beside(info: SchemaInfo, tool: Any, table: str, args: dict[str, Any]) -> list[tuple[str, Any]]:
+    """For a value that names a row only with the call's other args (an item id of the
+    order the call names): ``table``'s foreign-key columns and the args they equal."""
+    out = []
+    for fk in info.parents(table):
+        for name, p in tool.params.items():
+            if p.references == f"{fk.parent}.{fk.pcol}" and name in args:
+                out.append((fk.column, args[name]))
     return out
 
 

@@ -9,6 +9,7 @@ nothing here needs one.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -43,6 +44,30 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def attributes(value: Any) -> str | None:
+    """A JSON object of short scalars as a person says it ('color blue, size M'); None for
+    anything else (a list, a nested object, a long text)."""
+    if not isinstance(value, str) or not value.startswith("{"):
+        return None
+    try:
+        obj = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not obj:
+        return None
+    if any(isinstance(v, dict | list) or v is None or len(str(v)) > 40 for v in obj.values()):
+        return None
+    return ", ".join(f"{words(str(k))} {fmt(v)}" for k, v in obj.items())
+
+
+def _sayable(ctx: Ctx, table: str, col: str, value: Any) -> bool:
+    if value is None:
+        return False
+    if ctx.spec.entities[table].columns[col].type == "json":
+        return attributes(value) is not None
+    return len(str(value)) <= 40
+
+
 class Ambiguous(Exception):
     """No set of facts the user could state names exactly one row: the candidate is dropped."""
 
@@ -58,7 +83,7 @@ def _facts(
     name = None
     for col in info.describing_columns(table):
         v = row.get(col)
-        if v is None or len(str(v)) > 40:
+        if not _sayable(ctx, table, col, v):
             continue
         if name is None and ("name" in col or "title" in col) and col not in info.name_columns:
             name = str(v)
@@ -79,7 +104,7 @@ def _facts(
             continue
         for col in info.describing_columns(fk.parent):
             pv = prow.get(col)
-            if pv is None or len(str(pv)) > 40:
+            if not _sayable(ctx, fk.parent, col, pv):
                 continue
             path = f"{fk.column}.{col}"
             if name is None and ("name" in col or "title" in col) and col not in info.name_columns:
@@ -137,7 +162,9 @@ def describe(ctx: Ctx, conn: sqlite3.Connection, table: str, key: dict[str, Any]
             "mine": bool(mine),
         }
     )
-    attrs = [f"{label} {fmt(v)}" for _p, label, v in chosen if label and label != "of"]
+    attrs = [
+        attributes(v) or f"{label} {fmt(v)}" for _p, label, v in chosen if label and label != "of"
+    ]
     where = "".join(
         f" of {singular(_parent(ctx, table, p))} {fmt(v)}"
         for p, label, v in chosen
@@ -149,6 +176,21 @@ def describe(ctx: Ctx, conn: sqlite3.Connection, table: str, key: dict[str, Any]
 
 def _parent(ctx: Ctx, table: str, col: str) -> str:
     return next(f.parent for f in ctx.info.parents(table) if f.column == col)
+
+
+def _row_named(
+    ctx: Ctx, conn: sqlite3.Connection, call: Call, table: str, col: str, x: Any, used: list
+) -> dict[str, Any] | None:
+    """The row the call's value ``x`` of ``table.col`` came from (the item of the order, not
+    its variant id), each row once; None if the draw recorded none."""
+    for t, key in call.rows:
+        if t != table or key in used:
+            continue
+        row = fetch_row(conn, ctx.info, t, key)
+        if row is not None and str(row.get(col)) == str(x):
+            used.append(key)
+            return key
+    return None
 
 
 def request(ctx: Ctx, conn: sqlite3.Connection, call: Call) -> str:
@@ -169,10 +211,15 @@ def request(ctx: Ctx, conn: sqlite3.Connection, call: Call) -> str:
                 continue
             pk = ctx.info.pk(table)
             vals = v if isinstance(v, list) else [v]
-            descs = [
-                describe(ctx, conn, table, {pk[0]: x}) if pk == [col] else f"{words(col)} {fmt(x)}"
-                for x in vals
-            ]
+            used: list[dict[str, Any]] = []
+            descs = []
+            for x in vals:
+                key = (
+                    {pk[0]: x} if pk == [col] else _row_named(ctx, conn, call, table, col, x, used)
+                )
+                descs.append(
+                    describe(ctx, conn, table, key) if key is not None else f"{words(col)} {fmt(x)}"
+                )
             if (
                 call.primary is not None
                 and call.primary[0] == table

@@ -276,8 +276,8 @@ def try_info(ctx: Ctx, d: Draft) -> bool:
                     subject = _subject(ctx, t, args, ctx.outputs[t][f].split(".")[0])
                 except Ambiguous:
                     subject = None
-                if subject is None:
-                    continue
+                if subject is None or answer_found(ans, [subject]):
+                    continue  # the question must not say its own answer
                 d.steps.append(Call(t, args, r.result))
                 d.subgoals.append(
                     {
