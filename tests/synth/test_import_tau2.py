@@ -6,6 +6,8 @@ messages for refused calls, and the database back in tau2's document form."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from typer.testing import CliRunner
 from engine import World
 from synth.cli import app
 from synth.importers.tau2 import import_tau2, same_document, to_tau2_document
+from synth.tasks.generate import generate_tasks
 
 MINI = Path(__file__).resolve().parents[2] / "fixtures" / "tau2_mini"
 WRITE_TOOLS = {
@@ -144,3 +147,56 @@ def test_cli_import_tau2_and_one_line_error(tmp_path):
     )
     assert bad.exit_code == 1 and "no tau2-bench retail data" in bad.output
     assert "Traceback" not in bad.output
+
+
+def _rows(conn, sql, *args):
+    return conn.execute(sql, args).fetchall()
+
+
+def test_tasks_gen_covers_every_write_tool_on_the_users_own_rows(imported):
+    world = World.load(imported.path)
+    made = generate_tasks(world, 28, seed=0)
+    covered = {a.tool for t in made.tasks for a in t.gold_actions} & WRITE_TOOLS
+    assert covered == WRITE_TOOLS, made.report["explain"]
+    pol = made.report["policies"]
+    assert pol["gold"] == 1.0 and pol["empty"] == 0.0
+    s = world.session()
+    checked = Counter()
+    for task in made.tasks:
+        s.reset(task)
+        for act in task.gold_actions:
+            conn = sqlite3.connect(":memory:")
+            conn.deserialize(s.snapshot())
+            known = task.user.known
+            (user,) = _rows(conn, "SELECT user_id FROM users WHERE user_id = ? OR email = ?",
+                            known.get("user_id"), known.get("email"))[0]  # fmt: skip
+            args = act.args
+            if "order_id" in args and act.tool in WRITE_TOOLS:  # the user's own order
+                assert _rows(conn, "SELECT user_id FROM orders WHERE order_id = ?",
+                             args["order_id"]) == [(user,)], (task.id, act.tool)  # fmt: skip
+            if "payment_method_id" in args:  # one of the user's own payment methods
+                assert _rows(conn, "SELECT user_id FROM payment_methods WHERE id = ?",
+                             args["payment_method_id"]) == [(user,)], (task.id, act.tool)  # fmt: skip
+                assert args["payment_method_id"] not in task.instruction
+            items = [r[0] for r in _rows(conn, "SELECT item_id FROM order_items WHERE "
+                                         "order_id = ?", args.get("order_id"))]  # fmt: skip
+            for old in args.get("item_ids", []):  # items of this very order, said by name
+                assert old in items and old not in task.instruction, (task.id, act.tool)
+                items.remove(old)
+            pairs = args.get("new_item_ids") and zip(
+                args["item_ids"], args["new_item_ids"], strict=True
+            )
+            for old, new in pairs or []:
+                same_product = _rows(
+                    conn, "SELECT n.available FROM variants n JOIN variants o ON o.product_id = "
+                    "n.product_id WHERE o.item_id = ? AND n.item_id = ?", old, new)  # fmt: skip
+                assert same_product == [(1,)] and new != old and new not in task.instruction
+            if act.tool == "modify_pending_order_payment":  # not the method it already uses
+                (hist,) = _rows(conn, "SELECT payment_history FROM orders WHERE order_id = ?",
+                                args["order_id"])[0]  # fmt: skip
+                assert json.loads(hist)[0]["payment_method_id"] != args["payment_method_id"]
+            conn.close()
+            checked[act.tool] += 1
+            assert s.call(act.tool, act.args).ok, (task.id, act.tool)
+        assert s.evaluate(task, messages=task.required_answers).reward == 1.0, task.id
+    assert set(checked) >= WRITE_TOOLS
