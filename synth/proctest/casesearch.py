@@ -129,8 +129,11 @@ def _tables(sql: str) -> set[str]:
 class _Search:
     """One tool's search state across the base state and the walk states."""
 
-    def __init__(self, oracle: Oracle, sampler: Sampler, name: str, rng: random.Random) -> None:
+    def __init__(
+        self, oracle: Oracle, sampler: Sampler, states: States, name: str, rng: random.Random
+    ) -> None:
         self.oracle, self.sampler, self.name, self.rng = oracle, sampler, name, rng
+        self.states = states
         tool = oracle.spec.tools[name]
         self.npre = len(tool.preconditions)
         self.params = list(tool.params)
@@ -239,10 +242,9 @@ class _Search:
         for i, base in enumerate([c for c in out.valid if c.state == state][:4]):
             if len(out.fired) == self.npre:
                 break
-            home = self.oracle.s.snapshot()
             apply_setup(self.oracle.s.conn, base.setup)
             self.fire_from(base, state, construct=i < 2)
-            self.oracle.s.restore(home)
+            self.states.restore(state)  # the setup undone from the change log: O(changes)
 
     def sweep(self, base: Case, state: int, cap: int = 400) -> None:
         """Every existing value of each param's lineage column in turn (rare rows first)."""
@@ -306,7 +308,7 @@ def search(
     budget: int = 300,
 ) -> ToolCases:  # fmt: skip
     """Valid cases, a case per precondition where it fires, and the invalid cases."""
-    se = _Search(oracle, sampler, name, rng)
+    se = _Search(oracle, sampler, states, name, rng)
     se.explore(0, budget)
     if not se.out.valid or len(se.out.fired) < se.npre:  # states reached by running tools
         for i in range(1, len(states.walks()) + 1):

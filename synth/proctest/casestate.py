@@ -18,12 +18,15 @@ import json
 import random
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from engine.db import q
+from engine.spec.task import RowChange, Task
 from synth.proctest.addressing import key_columns, read_columns
 from synth.proctest.casegen import Sampler
 from synth.proctest.oracles import Oracle
+from synth.proctest.sampling import RowSample
 
 MAX_ROWS = 40
 
@@ -81,8 +84,8 @@ def rows_near(
     for table in sorted(tables or ()):  # rows to re-link: one per value of each enum column
         for cname, col in spec.entities[table].columns.items():
             if col.type in ("enum", "boolean"):
-                sql = f"SELECT MIN(rowid) FROM {q(table)} GROUP BY {q(cname)} ORDER BY 1 LIMIT 6"
-                near += [(table, r[0]) for r in conn.execute(sql) if (table, r[0]) not in near]
+                firsts = sampler.rows.firsts(table, cname)  # of the sample: bounded
+                near += [(table, r) for r in firsts if (table, r) not in near]
     return near
 
 
@@ -239,10 +242,10 @@ def _coupled(
     return -1, st
 
 
-def hot_rows(s: Any) -> dict[str, list[int]]:
-    """Table -> rowids of the rows changed since the last reset/restore (still present)."""
+def hot_rows(s: Any, changes: list[RowChange]) -> dict[str, list[int]]:
+    """Table -> rowids of the rows ``changes`` left in place (in the session's state)."""
     hot: dict[str, list[int]] = {}
-    for ch in s.changes():
+    for ch in changes:
         if ch.after is not None:
             where = " AND ".join(f"{q(c)} = ?" for c in ch.key)
             row = s.conn.execute(
@@ -252,27 +255,41 @@ def hot_rows(s: Any) -> dict[str, list[int]]:
     return hot
 
 
+@dataclass
+class Walk:
+    """A state reached by a random walk: the calls made, and the rows they changed as a start
+    patch (entered in place by ``Session.reset(task)``: O(changed rows), never a copy)."""
+
+    calls: list[dict[str, Any]]
+    task: Task
+    hot: dict[str, list[int]] | None = None  # rowids where the patch puts the rows: on entry
+
+
 class States:
-    """The base state and, computed on first use, states after random walks of valid calls."""
+    """The base state and, computed on first use, states after random walks of valid calls.
 
-    def __init__(self, oracle: Oracle, sampler: Sampler, base: bytes, seed: int) -> None:
-        self.oracle, self.sampler, self.base, self.seed = oracle, sampler, base, seed
-        self._walks: list[tuple[bytes, list[dict[str, Any]], dict[str, list[int]]]] | None = None
-        # the state whose rows the sampler's pools hold (the session starts in the base)
-        self._at: int | None = 0
-        self._pools: dict[int, tuple[Any, Any]] = {}  # state -> its pools, computed once
+    No state is a copy of the database: the base is the session's reset state, a walk's
+    state is the base plus the walk's changed rows, and going back to either after a case
+    undoes the case's changes from the change log (O(changes))."""
 
-    def walks(self, n: int = 2, attempts: int = 150) -> list[tuple[bytes, list, dict]]:
+    def __init__(self, oracle: Oracle, sampler: Sampler, seed: int) -> None:
+        self.oracle, self.sampler, self.seed = oracle, sampler, seed
+        self._walks: list[Walk] | None = None
+        # the state whose rows the sampler's samples hold (the session starts in the base)
+        self._at = 0
+        self._rows: dict[int, RowSample] = {0: sampler.rows}  # state -> its samples, kept
+
+    def walks(self, n: int = 2, attempts: int = 150) -> list[Walk]:
         """``n`` states, each after ``attempts`` more tries of valid write calls."""
         if self._walks is None:
             s, spec = self.oracle.s, self.oracle.spec
             rng = random.Random(f"walk:{self.seed}")
             writers = [t for t, tool in spec.tools.items() if tool.writes]
-            self.enter(0)  # the walk draws from the base's pools (read once), not pools read
-            # again after each call (O(world) per call); rows it changed are ``hot`` after it
+            self.enter(0)  # the walk draws from the base's samples (read once), not samples
+            # read again after each call; rows it changed are ``hot`` after it
             calls: list[dict[str, Any]] = []
             self._walks = []
-            for _ in range(n if writers else 0):
+            for i in range(n if writers else 0):
                 for _ in range(attempts):
                     name = rng.choice(writers)
                     args = self.sampler.valid_args(name, rng)
@@ -280,37 +297,40 @@ class States:
                         continue
                     if s.call(name, args).ok:
                         calls.append({"tool": name, "args": args})
-                self._walks.append((s.snapshot(), list(calls), hot_rows(s)))
-            s.restore(self.base)
+                changes = s.changes()
+                task = Task.model_construct(
+                    id=f"proctest-walk-{i + 1}", domain=spec.name, start_patch=changes
+                )
+                self._walks.append(Walk(list(calls), task))
+            s.reset()
             self.sampler.hot = {}
         return self._walks
 
-    def snapshot(self, index: int) -> bytes:
-        return self.base if index == 0 else self.walks()[index - 1][0]
+    def restore(self, index: int) -> None:
+        """Back to state ``index`` (the sampler's samples stay as they are)."""
+        s = self.oracle.s
+        if index == 0:
+            s.reset()
+        else:
+            s.reset(self.walks()[index - 1].task)
 
     def enter(self, index: int) -> None:
-        """Go to state ``index``; the sampler then draws from its rows. Each state's value
-        pools are read once per world and kept (not read again after every tool)."""
-        self.oracle.s.restore(self.snapshot(index))
-        self.sampler.hot = {} if index == 0 else self.walks()[index - 1][2]
+        """Go to state ``index``; the sampler then draws from its rows. Each state's samples
+        are read once per world and kept (not read again after every tool)."""
+        self.restore(index)
+        hot: dict[str, list[int]] = {}
+        if index:
+            walk = self.walks()[index - 1]
+            if walk.hot is None:
+                walk.hot = hot_rows(self.oracle.s, walk.task.start_patch)
+            hot = walk.hot
+        self.sampler.hot = hot
         if self._at == index:
             return
         sp = self.sampler
-        self._stash()
-        kept = self._pools.get(index)
-        if kept is not None and hasattr(sp, "_pools") and hasattr(sp, "_strata"):
-            sp._pools, sp._strata = kept
-        else:
-            sp.invalidate()
+        self._rows[self._at] = sp.rows
+        sp.rows = self._rows.get(index) or sp.rows.fresh()
         self._at = index
 
-    def _stash(self) -> None:
-        """Keep the pools the sampler holds for the state they were read from."""
-        sp = self.sampler
-        if self._at is not None and hasattr(sp, "_pools") and hasattr(sp, "_strata"):
-            self._pools[self._at] = (sp._pools, sp._strata)
-            sp._pools, sp._strata = {}, {}
-        self._at = None
-
     def prelude(self, index: int) -> list[dict[str, Any]]:
-        return [] if index == 0 else self.walks()[index - 1][1]
+        return [] if index == 0 else self.walks()[index - 1].calls

@@ -146,9 +146,8 @@ def run_proctest(
     world = World.from_parts(test_spec, db_bytes)
     s = world.session()
     try:
-        base = s.snapshot()
         oracle, sampler = Oracle(s), Sampler(s)
-        states = States(oracle, sampler, base, seed)
+        states = States(oracle, sampler, seed)
         tools = {}
         for name in test_spec.tools:
             rng = random.Random(f"proctest:{seed}:{name}")
@@ -181,7 +180,7 @@ def check_tool(
     tc = search(oracle, sampler, states, name, rng)
 
     def run(case: Case) -> Verdict:
-        s.restore(states.snapshot(case.state))
+        states.restore(case.state)
         apply_setup(s.conn, case.setup)
         v = oracle.check(name, case.args)
         rep.add(case, v, states.prelude(case.state))
@@ -200,7 +199,7 @@ def check_tool(
         run(case)
     repeats = []  # each valid call twice in a row: the second must succeed or be refused
     for case, _ in good:
-        s.restore(states.snapshot(case.state))
+        states.restore(case.state)
         apply_setup(s.conn, case.setup)
         oracle.check(name, case.args, repeat=False)
         again = Case(name, "repeat", case.args, "second call", case.setup, case.state)
@@ -241,7 +240,7 @@ def _joint_calls(
     out: list[tuple[Case, Verdict]] = []
     states.enter(0)  # the sampler's pools: rows of the base state
     for _ in range(tries):
-        oracle.s.restore(states.snapshot(0))
+        states.restore(0)
         args = sampler.joint_args(name, rng)
         if oracle.first_failing(name, args) != npre:
             continue
