@@ -23,6 +23,7 @@ from synth.audit import Auditor
 from synth.graph import build_graph
 from synth.seed.repair import columns_in
 from synth.seed.values import sub_rng
+from synth.tasks.answers_only import answer_tasks
 from synth.tasks.assemble import assemble, drop_unstable_info
 from synth.tasks.chain import Call, sample_call, user_facts
 from synth.tasks.context import Ctx, field_values
@@ -148,6 +149,8 @@ def generate_tasks(
         tasks.append(task)
         if progress is not None:
             progress(len(tasks), n)
+    if not order and len(tasks) < n:  # no write tool (none, or all quarantined): questions
+        answer_tasks(ctx, sb, tasks, n, seed, auditor, rejections, audit_rejected, progress)
     vs.close()
     auditor.close()
 

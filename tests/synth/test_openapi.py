@@ -272,3 +272,84 @@ def test_readme_example_becomes_a_world(tmp_path: Path) -> None:
     )
     assert len(world.tasks) == 10
     assert world.spec.tools["list_notes"].params["state"].required is False
+
+
+# ---- read-only APIs: information requests ------------------------------------------------------
+CATALOG = FIX / "catalog_readonly.yaml"
+
+
+def _catalog_tasks(seed: int = 1):
+    spec, _rep = compile_openapi(CATALOG)
+    assert all(t.read_only for t in spec.tools.values())  # nothing to change: no write chain
+    res = build_world(spec, seed=seed, rows=300, tasks=10)
+    return res, res.reports["tasks"]
+
+
+def test_read_only_api_gets_answer_only_tasks() -> None:
+    """A catalog with no write operation still gets verified tasks: the user asks for a
+    value only the tools give; gold (the reads, then the answer) passes, doing nothing fails,
+    and the database is never changed."""
+    res, gen = _catalog_tasks()
+    assert len(gen.tasks) == 10
+    assert gen.report["policies"]["gold"] == 1.0 and gen.report["policies"]["empty"] == 0.0
+    assert gen.report["audit"]["passed"] == 10
+    world = res.world()
+    s = world.session()
+    for t in gen.tasks:
+        assert t.meta.get("answer_only") and t.gold_diff == [] and len(t.required_answers) == 1
+        assert all(world.spec.tools[a.tool].read_only for a in t.gold_actions)
+        s.reset(t)
+        for a in t.gold_actions:
+            assert s.call(a.tool, a.args).ok
+        assert s.changes() == []
+        assert s.evaluate(t, [f"It is {t.required_answers[0]}."]).passed
+        assert not s.evaluate(t, []).passed
+        # names the user says, never the ids the agent looks up
+        assert not any(str(i) in t.instruction for i in t.meta["lookup_ids"])
+    assert len({t.subgoals[0]["field"] for t in gen.tasks}) >= 2  # not one question only
+
+
+def test_answer_only_tasks_fail_a_dump_of_all_values() -> None:
+    """Stating every value of the catalog (every row of every table) is listing candidates,
+    not answering: it fails every task; so does reading out every list the gold reads."""
+    from synth.tasks.answers_only import dump_passes
+
+    res, gen = _catalog_tasks()
+    world = res.world()
+    s = world.session()
+    conn = s.conn
+    dump = []
+    for table in ("shops", "products"):
+        cur = conn.execute(f"SELECT * FROM {table}")
+        names = [c[0] for c in cur.description]
+        dump += [json.dumps(dict(zip(names, row, strict=True)), default=str) for row in cur]
+    assert len(dump) > 50
+    for t in gen.tasks:
+        s.reset(t)
+        assert not s.evaluate(t, dump).passed, t.instruction
+        assert not dump_passes(s, t), t.instruction
+
+
+def test_answer_only_tasks_are_deterministic(tmp_path: Path) -> None:
+    """Same document and seed: byte-identical tasks, in this process and under another
+    PYTHONHASHSEED."""
+    import subprocess
+    import sys
+
+    _res, gen = _catalog_tasks()
+    again = _catalog_tasks()[1]
+    assert gen.to_jsonl() == again.to_jsonl()
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from tests.synth.test_openapi import _catalog_tasks; "
+        "sys.stdout.write(_catalog_tasks()[1].to_jsonl())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT)],
+        env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    assert out == gen.to_jsonl()
