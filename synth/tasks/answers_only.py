@@ -31,7 +31,7 @@ from synth.tasks.draft import Draft
 from synth.tasks.start import StartBuilder
 from synth.tasks.verify import reason_code, verify_task
 
-ATTEMPTS_PER_TASK = 8
+ATTEMPTS_PER_TASK = 12  # candidates are cheap (reads only); many fail for want of rows
 
 
 def answer_tasks(

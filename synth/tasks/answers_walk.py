@@ -10,6 +10,7 @@ candidates covers; a count is asked only when the list holds every child row.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,6 +188,9 @@ def _ask(
     plural = words(table)
     if kind == "count":
         if len(rows) < 2 or _db_count(ctx, table, args, tool) != len(rows):
+            return None
+        shown_text = [json.dumps(st.result, default=str) for st in walk.steps]
+        if answer_found(str(len(rows)), shown_text):  # '3' read off a date: not a count
             return None
         subject = (
             f"How many {plural} do I have"
