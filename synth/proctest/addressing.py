@@ -133,9 +133,11 @@ def _hashable_binds(binds: dict[str, Any]) -> set[Any]:
     for k, v in binds.items():
         if k == "now" or isinstance(v, bool | float) or v is None:
             continue
-        if isinstance(v, str) and v.startswith("["):
+        if isinstance(v, str) and v.startswith(("[", "{")):
             try:
                 items = json.loads(v)
+                items = items if isinstance(items, list) else [items]  # objects: their fields
+                items += [x for d in items if isinstance(d, dict) for x in d.values()]
                 vals |= {x for x in items if isinstance(x, str | int) and not isinstance(x, bool)}
                 continue
             except ValueError:
