@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import re._parser as sre  # the stdlib regex parser: a value for a ``pattern`` param
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,71 +23,17 @@ from synth.proctest.addressing import Ref, bind_lineage, result_anchor
 from synth.proctest.literals import sql_literals
 from synth.proctest.objects import is_objects, object_value, settle
 from synth.proctest.oracles import arg_problem
-
-_CHARS = {
-    sre.CATEGORY_DIGIT: "0123456789",
-    sre.CATEGORY_WORD: "abcxyzABCXYZ0189_",
-    sre.CATEGORY_SPACE: " ",
-    sre.CATEGORY_NOT_DIGIT: "abcXYZ-",
-    sre.CATEGORY_NOT_WORD: "-. ",
-    sre.CATEGORY_NOT_SPACE: "abc019",
-}
-
-
-# ---- values for a regex pattern --------------------------------------------------------------
-def regex_sample(pattern: str, rng: random.Random) -> str | None:
-    """A string matching ``pattern`` (simple patterns: classes, repeats, groups, branches)."""
-    out: list[str] = []
-
-    def emit(items: Any) -> None:
-        for op, av in items:
-            if op is sre.LITERAL:
-                out.append(chr(av))
-            elif op is sre.NOT_LITERAL or op is sre.ANY:
-                out.append("x" if op is sre.ANY or av != ord("x") else "y")
-            elif op is sre.IN:
-                out.append(_class_char(av, rng))
-            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
-                lo, hi, sub = av
-                for _ in range(rng.randint(lo, max(lo, min(hi, lo + 3)))):
-                    emit(sub)
-            elif op is sre.SUBPATTERN:
-                emit(av[-1])
-            elif op is sre.BRANCH:
-                emit(rng.choice(av[1]))
-            elif op is not sre.AT:
-                raise ValueError(op)
-
-    try:
-        emit(sre.parse(pattern))
-    except Exception:  # unsupported construct: the caller falls back
-        return None
-    text = "".join(out)
-    return text if re.search(pattern, text) else None
-
-
-def _class_char(items: Any, rng: random.Random) -> str:
-    pool: list[str] = []
-    for op, av in items:
-        if op is sre.LITERAL:
-            pool.append(chr(av))
-        elif op is sre.RANGE:
-            pool += [chr(c) for c in range(av[0], min(av[1], av[0] + 25) + 1)]
-        elif op is sre.CATEGORY:
-            pool += list(_CHARS.get(av, "a"))
-    if items and items[0][0] is sre.NEGATE:
-        return next(c for c in "aZ0_-.x#" if c not in pool)
-    return rng.choice(pool or ["a"])
+from synth.proctest.regexgen import regex_sample
+from synth.proctest.sampling import Pool, RowSample
 
 
 # ---- the sampler -----------------------------------------------------------------------------
 class Sampler:
-    """Draws argument values from the session's current rows (pools cached per column)."""
+    """Draws argument values from the session's current rows (bounded samples of each table,
+    ``synth.proctest.sampling``, read once per state)."""
 
     def __init__(self, session: Session) -> None:
         self.s, self.spec = session, session.spec
-        self._pools: dict[tuple[str, str], list[tuple[int, Any]]] = {}
-        self._strata: dict[tuple[str, str], list[list[tuple[int, Any]]]] = {}
         self._paths: dict[tuple[str, str, int], list[str]] = {}
         self._anchors: dict[str, str | None] = {}
         self._lineage: dict[str, dict[str, list[Ref]]] = {}
@@ -102,6 +47,7 @@ class Sampler:
             if col.references
         ]
         self.now = datetime.strptime(self.spec.now, DATETIME_FMT)
+        self.rows = RowSample(self.s.conn, self.spec, self.edges)  # swapped per state: States
 
     def depth(self, table: str, seen: frozenset[str] = frozenset()) -> int:
         """Longest foreign-key chain above ``table`` (0 for a root table)."""
@@ -124,13 +70,7 @@ class Sampler:
 
     def invalidate(self, tables: Any = None) -> None:
         """Forget pools of ``tables`` (all when None) after the state changed."""
-        if tables is None:
-            self._pools.clear()
-            self._strata.clear()
-        else:
-            for cache in (self._pools, self._strata):
-                for key in [k for k in cache if k[0] in tables]:
-                    del cache[key]
+        self.rows.clear(tables)
 
     def lineage(self, name: str) -> dict[str, list[Ref]]:
         if name not in self._lineage:
@@ -143,40 +83,12 @@ class Sampler:
             self._lineage[name] = found
         return self._lineage[name]
 
-    def pool(self, table: str, col: str) -> list[tuple[int, Any]]:
-        key = (table, col)
-        if key not in self._pools:
-            sql = (
-                f"SELECT rowid, {q(col)} FROM {q(table)} WHERE {q(col)} IS NOT NULL ORDER BY rowid"
-            )
-            self._pools[key] = self.s.conn.execute(sql).fetchall()
-        return self._pools[key]
+    def pool(self, table: str, col: str) -> Pool:
+        return self.rows.pool(table, col)
 
-    def _flags(self, table: str) -> list[str]:
-        cols = self.spec.entities[table].columns
-        return [n for n, c in cols.items() if c.type in ("enum", "boolean")]
-
-    def strata(self, table: str, col: str) -> list[list[tuple[int, Any]]]:
-        """The pool of ``table.col`` in groups, one per value of each enum/boolean column of
-        the row and of the rows it references (the cards of closed accounts are a group)."""
-        key = (table, col)
-        if key not in self._strata:
-            flags = self._flags
-            sel, joins = [f"t.{q(n)}" for n in flags(table)], []
-            for i, (_, cc, p, pc) in enumerate(e for e in self.edges if e[0] == table):
-                if flags(p):
-                    joins.append(f"LEFT JOIN {q(p)} p{i} ON p{i}.{q(pc)} = t.{q(cc)}")
-                    sel += [f"p{i}.{q(n)}" for n in flags(p)]
-            sql = (
-                f"SELECT t.rowid, t.{q(col)}, {', '.join(sel) or 'NULL'} FROM {q(table)} t "
-                f"{' '.join(joins)} WHERE t.{q(col)} IS NOT NULL ORDER BY t.rowid"
-            )
-            groups: dict[tuple, list[tuple[int, Any]]] = {}
-            for row in self.s.conn.execute(sql):  # one group per (column, value)
-                for i, v in enumerate(row[2:]):
-                    groups.setdefault((i, v), []).append((row[0], row[1]))
-            self._strata[key] = list(groups.values())
-        return self._strata[key]
+    def strata(self, table: str, col: str) -> list[Pool]:
+        """The pool in groups, one per kind of row (``RowSample.strata``)."""
+        return self.rows.strata(table, col)
 
     def paths(self, a: str, b: str, hops: int = 2) -> list[str]:
         """SQL texts (bind: the start rowid) reaching ``b`` rows from one ``a`` row, ≤ ``hops``
@@ -441,15 +353,21 @@ class Sampler:
         if not refs or p.type not in ("string", "integer", "date"):
             return None
         table, col = refs[0][0].split(".")
-        present = {v for _, v in self.pool(table, col)}
+        if self.rows.complete(table):  # a small table: its values at hand
+            present = {v for _, v in self.pool(table, col)}
+            top = max([x for x in present if isinstance(x, int)] or [0])
+            held = present.__contains__
+        else:  # a large one: indexed look-ups, never the whole column
+            top = self.rows.max_int(table, col)
+            held = lambda v: self.rows.holds(table, col, v)  # noqa: E731
         for i in range(20):
             if p.type == "integer":
-                v: Any = max([x for x in present if isinstance(x, int)] or [0]) + 1000 + i
+                v: Any = top + 1000 + i
             elif p.type == "date":
                 v = f"{1901 + i:04d}-01-01"
             else:
                 v = (regex_sample(p.pattern, rng) if p.pattern else None) or f"ZZ-missing-{i}"
-            if v not in present and not arg_problem(p, v):
+            if not held(v) and not arg_problem(p, v):
                 return v
         return None
 
