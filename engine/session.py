@@ -26,24 +26,23 @@ one session from one thread at a time.
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import threading
 from typing import TYPE_CHECKING, Any
 
-from engine.budget import StepBudget, call_steps
-from engine.db import add_functions, q
+from engine.budget import StepBudget
+from engine.db import add_functions
 from engine.errors import ScaleEnvError
 from engine.reward.diff import diff_states
 from engine.reward.evaluate import Score, evaluate_changes
 from engine.runtime.argcheck import ArgError, parse_args, show
 from engine.runtime.builtins import BUILTIN_TOOLS, ENDS_EPISODE, run_builtin
 from engine.runtime.call import ErrorType, PreparedTool, ToolResult, failure, rollback, run_tool
-from engine.runtime.changelog import ChangeLog, instrument_bytes, strip_bytes
+from engine.runtime.changelog import instrument_bytes, strip_bytes
 from engine.runtime.guard import Guard
-from engine.runtime.invariants import plan_checks
 from engine.runtime.patch import apply_patch, patch_statements, run_patch  # noqa: F401
-from engine.runtime.undo import Undo
+from engine.runtime.shared import Shared, shared_state  # noqa: F401
+from engine.runtime.start import Compiled
 from engine.spec.task import Action, RowChange, Task
 from engine.toolschema.tools import mcp_tools, openai_tools
 
@@ -53,72 +52,6 @@ if TYPE_CHECKING:
 
 SCHEMA = "world"
 UNDO_LIMIT = 256  # logged rows up to which a reset undoes in place instead of deserializing
-_LOCK = threading.Lock()
-
-
-class _Shared:
-    """Per-world state every session of the world shares (built once, read-only after)."""
-
-    def __init__(self, world: World) -> None:
-        self.spec: DomainSpec = world.spec
-        self.base = instrument_bytes(self.spec, world.base_bytes)
-        self.log = ChangeLog(self.spec)
-        self.undo = Undo(self.spec, self.log)
-        self.layout, self.checks = plan_checks(self.spec)
-        self.call_steps = call_steps(sum(world.row_counts.values()))
-        self.tools: dict[str, PreparedTool] = {}
-        self.patches: dict[str, list[tuple[str, list[Any], int]]] = {}  # patch digest -> statements
-        self.digests: dict[int, tuple[Task, str]] = {}
-        self.hash_sql = []
-        for table in sorted(self.spec.entities):
-            entity = self.spec.entities[table]
-            cols = ", ".join(q(c) for c in entity.columns)
-            order = ", ".join(q(c) for c in entity.primary_key or list(entity.columns))
-            self.hash_sql.append(
-                (table, f"/*scaleenv:hash*/ SELECT {cols} FROM {q(table)} ORDER BY {order}")
-            )
-
-    def tool(self, name: str) -> PreparedTool | None:
-        tool = self.spec.tools.get(name)
-        if tool is None:
-            return None
-        pt = self.tools.get(name)
-        if pt is None or pt.tool is not tool:
-            pt = PreparedTool(self.spec, name, tool, self.checks, self.layout)
-            self.tools[name] = pt
-        return pt
-
-    def start_patch(self, task: Task) -> tuple[str, list[tuple[str, list[Any], int]]]:
-        """``task``'s start patch as (digest, statements): built once per patch, kept for a
-        bounded number of patches (O(patch rows) each; never a copy of the database)."""
-        memo = self.digests.get(id(task))
-        if memo is None or memo[0] is not task:
-            blob = json.dumps(
-                [c.model_dump(mode="json") for c in task.start_patch], sort_keys=True, default=str
-            )
-            memo = (task, hashlib.sha256(blob.encode()).hexdigest())
-            if len(self.digests) > 4096:
-                self.digests.clear()
-            self.digests[id(task)] = memo
-        stmts = self.patches.get(memo[1])
-        if stmts is None:
-            stmts = patch_statements(self.spec, task.start_patch, f"task {task.id}")
-            if len(self.patches) > 1024:
-                self.patches.clear()
-            self.patches[memo[1]] = stmts
-        return memo[1], stmts
-
-
-def shared_state(world: World) -> _Shared:
-    """The world's shared session state, (re)built when the world's spec object changed."""
-    shared = getattr(world, "_scaleenv_shared", None)
-    if shared is None or shared.spec is not world.spec:
-        with _LOCK:
-            shared = getattr(world, "_scaleenv_shared", None)
-            if shared is None or shared.spec is not world.spec:
-                shared = _Shared(world)
-                world._scaleenv_shared = shared  # type: ignore[attr-defined]
-    return shared
 
 
 _BUSY = (
@@ -143,7 +76,7 @@ class Session:
 
     def __init__(self, world: World, _data: bytes | None = None) -> None:
         self.world = world
-        self._shared = shared_state(world)
+        self._shared: Shared = shared_state(world, SCHEMA)
         self.spec: DomainSpec = self._shared.spec
         self.guard = Guard()
         conn = sqlite3.connect(
@@ -161,9 +94,10 @@ class Session:
         self.conn = conn
         self.task: Task | None = None
         self._origin: bytes | None = None  # the state the changelog counts from, if known
+        self._clean = -1  # ``conn.total_changes`` when the changelog was last empty
         # a task's start state, applied in place on ``_origin``: (patch digest, the patch's
-        # logged rows, with which an undo goes on from the start state back to ``_origin``)
-        self._start: tuple[str, list[tuple[str, list[tuple]]]] | None = None
+        # row operations, with which a reset goes on from the start state back to ``_origin``)
+        self._start: tuple[str, Compiled] | None = None
         self.done = False
         self._calls: list[tuple[str, dict[str, Any], ToolResult]] = []
         self._history: list[tuple[Action, ToolResult]] = []
@@ -176,43 +110,68 @@ class Session:
         rollback(self.conn)
         self._start = None
         self.conn.deserialize(data, name=SCHEMA)
+        self._clean = self.conn.total_changes if data is self._shared.base else -1
 
     def _undo_log(self) -> bool:
-        """Undo the changelog in place (back to the state it counts from) when it is short."""
+        """Undo the changelog in place (back to the state it counts from) when it is short.
+        Nothing to do when no row was written since the log was last empty: SQLite's count
+        of written rows (``total_changes``, triggers' and failed calls' included) is the same."""
         self.guard.internal()
         rollback(self.conn)
         undo = self._shared.undo
-        return undo.prepare(self.conn, SCHEMA) and undo.run(self.conn, UNDO_LIMIT)
+        if not undo.prepare(self.conn, SCHEMA):
+            return False
+        if self._clean != self.conn.total_changes:
+            if not undo.run(self.conn, UNDO_LIMIT):
+                return False
+            self._clean = self.conn.total_changes
+        return True
 
     def _undo(self, target: bytes) -> bool:
         """Go back to ``target`` in place, when the changelog counts from it (through a task's
         start patch, if one was applied) and is short: O(changes + patch rows)."""
         if self._origin is not target:
             return False
-        if self._start is None:
-            return self._undo_log()
-        self.guard.internal()
-        rollback(self.conn)
-        undo, saved = self._shared.undo, self._start[1]
-        limit = UNDO_LIMIT + sum(len(rows) for _, rows in saved)
-        if not (undo.prepare(self.conn, SCHEMA) and undo.run(self.conn, limit, saved)):
-            return False  # the caller deserializes ``target``
-        self._start = None
+        return self._undo_log() if self._start is None else self._switch(None)
+
+    def _switch(self, to: tuple[str, Compiled] | None) -> bool:
+        """From the base (through the current start state, after undoing the episode) to
+        ``to``'s start state (None: the base), in place. False: the caller loads the base."""
+        if self._origin is not self._shared.base or not self._undo_log():
+            return False
+        old = self._start
+        try:
+            self._shared.start_ops.switch(self.conn, old and old[1], to and to[1])
+        except sqlite3.Error:  # the state is unknown: start again from the base's bytes
+            for key in (old and old[0], to and to[0]):
+                if key is not None:
+                    self._shared.remember(key, None)
+            self._load(self._shared.base)
+            return False
+        self._start, self._clean = to, self.conn.total_changes
         return True
 
+    def _replay(self, key: str) -> bool:
+        """Switch to the start state of patch ``key`` from its row operations, if known."""
+        compiled = self._shared.compiled.get(key)
+        return compiled is not None and self._switch((key, compiled))
+
     def _enter_start(self, task: Task) -> None:
-        """Apply ``task``'s start patch in place on the base state (O(patch rows)) and make
-        the result the state ``changes()`` counts from."""
+        """Apply ``task``'s start patch in place on the base state from its statements
+        (O(patch rows)), keep it as row operations for the next time, and make the result
+        the state ``changes()`` counts from."""
         key, stmts = self._shared.start_patch(task)
         self.guard.internal()
-        undo, saved = self._shared.undo, []
+        shared, got = self._shared, []
+        shared.undo.prepare(self.conn, SCHEMA)  # what a compiled patch must count
 
-        def keep() -> None:  # in the patch's transaction: its logged rows, then a clean log
-            saved.extend(undo.saved(self.conn))
-            self._shared.log.clear(self.conn)
+        def keep() -> None:  # in the patch's transaction: its operations, then a clean log
+            got.append(shared.start_ops.compile(self.conn))
+            shared.log.clear(self.conn)
 
         run_patch(self.conn, stmts, task.start_patch, f"task {task.id}", keep)
-        self._start = (key, saved)
+        shared.remember(key, got[0])
+        self._start, self._clean = (key, got[0]), self.conn.total_changes
 
     def reset(self, task: Task | None = None) -> None:
         """Back to the world's initial state, or to ``task``'s start state (base + patch)."""
@@ -224,16 +183,16 @@ class Session:
             self._busy.release()
 
     def _reset(self, task: Task | None) -> None:
-        base = self._shared.base
-        start = self._start
+        base, start = self._shared.base, self._start
         if task is not None and task.start_patch:
-            key = self._shared.start_patch(task)[0]
+            key = self._shared.digest(task)
             same = start is not None and start[0] == key and self._origin is base
-            if not (same and self._undo_log()):
+            if not (same and self._undo_log()) and not self._replay(key):
                 if not self._undo(base):
                     self._load(base)
                     self._origin = base
-                self._enter_start(task)
+                if not self._replay(key):
+                    self._enter_start(task)
         elif not self._undo(base):
             self._load(base)
             self._origin = base
@@ -259,7 +218,7 @@ class Session:
         self._origin = None
         try:
             self._shared.log.clear(self.conn)
-            self._origin = data
+            self._origin, self._clean = data, self.conn.total_changes
         except sqlite3.Error:  # bytes from outside a session: add the changelog
             self._load(instrument_bytes(self.spec, data))
 

@@ -77,6 +77,8 @@ class Undo:
         )
         self.order = fk_order(spec)
         self.acting: tuple[frozenset[str], frozenset[str]] | None = None  # see prepare
+        # parent -> the tables a delete (0) or key update (1) of it writes through an action
+        self.reach: tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]] = ({}, {})
         self.undoable = False
         self.undo_sql = {t: undo_statements(t, e) for t, e in spec.entities.items()}
         self.save_sql = {t: f"/*scaleenv:undo*/ SELECT * FROM {q(undo_table(t))}" for t in tables}
@@ -108,15 +110,17 @@ class Undo:
                 f"(type = 'trigger' AND substr(name, 1, {len(PREFIX)}) <> '{PREFIX}') LIMIT 1"
             ).fetchone()
             acts = conn.execute(
-                f'SELECT f."table", f.on_delete, f.on_update FROM {schema}.sqlite_master m, '
-                f"pragma_foreign_key_list(m.name, '{schema}') f WHERE m.type = 'table'"
+                f'SELECT f."table", f.on_delete, f.on_update, m.name FROM '
+                f"{schema}.sqlite_master m, pragma_foreign_key_list(m.name, '{schema}') f "
+                "WHERE m.type = 'table'"
             ).fetchall()
             inert = ("NO ACTION", "RESTRICT")
+            for i, reach in enumerate(self.reach):
+                for parent, *actions, child in acts:
+                    if actions[i].upper() not in inert:
+                        reach[parent] = reach.get(parent, frozenset()) | {child}
             self.undoable = plain
-            self.acting = (
-                frozenset(t for t, d, _ in acts if d.upper() not in inert),
-                frozenset(t for t, _, u in acts if u.upper() not in inert),
-            )
+            self.acting = (frozenset(self.reach[0]), frozenset(self.reach[1]))
         return self.undoable
 
     def run(

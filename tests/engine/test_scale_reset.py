@@ -53,6 +53,13 @@ def big_world() -> World:
     return make_world(extra=4000)
 
 
+@pytest.fixture(scope="module")
+def bank_world() -> World:
+    from synth.build import build_world
+
+    return build_world("fixtures/domains/bank.yaml", seed=1, rows=2000, proctest=False).world()
+
+
 def test_switching_tasks_never_copies_the_database(big_world: World) -> None:
     tasks = [_task(big_world, i) for i in range(40)]
     s = big_world.session()
@@ -100,3 +107,111 @@ def test_a_bad_patch_changes_nothing_and_the_session_goes_on(big_world: World) -
     assert s.state_hash() == base, "nothing of the bad patch was applied"
     s.reset(good)
     assert s.call("get_order", {"order_id": "#W9001"}).ok
+
+
+def _rows(s: Session) -> list[tuple]:
+    """Every stored row of every table, rowids and changelog tables included, in rowid order."""
+    names = s.conn.execute(
+        "SELECT name FROM world.sqlite_master WHERE type = 'table' ORDER BY name"
+    ).fetchall()
+    return [(n, s.conn.execute(f'SELECT rowid, * FROM "{n}" ORDER BY rowid').fetchall())
+            for (n,) in names]  # fmt: skip
+
+
+def _delete_leaf(world: World, s: Session, seed: int, taken: set[tuple[str, str]]) -> RowChange:
+    ents = world.spec.entities
+    parents = {c.references.split(".")[0] for e in ents.values() for c in e.columns.values()
+               if c.references}  # fmt: skip
+    for table in sorted(set(ents) - parents):
+        cols = list(ents[table].columns)
+        rows = s.conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
+        for row in rows[seed % max(1, len(rows)) :] + rows:
+            before = dict(zip(cols, row, strict=True))
+            key = {k: before[k] for k in ents[table].primary_key}
+            if (table, str(key)) not in taken:
+                return RowChange(table=table, key=key, before=before, after=None)
+    raise AssertionError("no leaf row to delete")
+
+
+def _random_tasks(world: World, seeds: range) -> list[Task]:
+    """Tasks whose start patches are what random write calls did to the base: updates,
+    inserts and deletes (``remove_items``), overlapping rows from one task to the next."""
+    from test_session import play, random_calls
+
+    tasks = []
+    for seed in seeds:
+        s = world.session()
+        play(s, random_calls(world, seed, 3 + seed % 5))
+        patch = s.changes()
+        if seed % 2:  # and a row of a table nothing references deleted (a leaf)
+            patch.append(_delete_leaf(world, s, seed, {(c.table, str(c.key)) for c in patch}))
+        if patch:
+            tasks.append(Task(id=f"r{seed}", domain=world.spec.name, instruction="x",
+                              user=UserProfile(name="A"), start_patch=patch, toolset=[],
+                              gold_actions=[]))  # fmt: skip
+    assert len(tasks) >= len(seeds) - 2, "most random episodes wrote rows"
+    return tasks
+
+
+@pytest.mark.parametrize("which", ["tiny", "bank"])
+def test_switching_random_tasks_equals_a_fresh_start(
+    which: str, tiny_world: World, bank_world: World
+) -> None:
+    """reset(task) between tasks whose patches share rows, insert and delete, with an
+    episode of writes in between or not: rows, rowids, logs and later calls equal a
+    session restored from the base with that patch applied as a copy."""
+    import random
+
+    from test_session import assert_same_future, loads, play, random_calls
+
+    world = tiny_world if which == "tiny" else bank_world
+    tasks = _random_tasks(world, range(8))
+    kinds = {(ch.before is None, ch.after is None) for t in tasks for ch in t.start_patch}
+    assert kinds == {(True, False), (False, False), (False, True)}, "inserts, updates, deletes"
+    shared = shared_state(world)
+    rng = random.Random(5)
+    s = world.session()
+    deserialized = loads(s)
+    for step in range(40):
+        task = rng.choice([*tasks, None])
+        s.reset(task)
+        truth = world.session()
+        if task is not None:
+            truth.restore(apply_patch(world.spec, shared.base, task.start_patch, shared.log))
+        assert _rows(s) == _rows(truth), f"step {step}: {task and task.id}"
+        assert s.changes() == []
+        if step % 3 == 0:  # the same calls from both, then back to the start state
+            later = random_calls(world, 50 + step, 6, task)
+            assert_same_future(s, truth, later)
+        elif step % 3 == 1:  # an episode the next reset undoes
+            play(s, random_calls(world, 80 + step, 4, task))
+    assert deserialized[0] == 0, "every switch was in place"
+
+
+def test_a_failed_switch_deserializes_and_applies_from_statements(tiny_world: World) -> None:
+    """A switch that fails midway (journal off: the state is unknown) loads the base, applies
+    the patch from its statements and stops replaying that patch."""
+    import dataclasses
+
+    from test_session import loads
+
+    t1, t2 = _task(tiny_world, 1), _task(tiny_world, 2)
+    shared = shared_state(tiny_world)
+    s = tiny_world.session()
+    s.reset(t1)
+    s.reset(t2)
+    key = shared.digest(t1)
+    good = shared.compiled[key]
+    assert good is not None
+    bad_op = ("INSERT INTO no_such_table VALUES (?)", ((1,),))
+    shared.compiled[key] = dataclasses.replace(good, apply=(*good.apply, bad_op))
+    deserialized = loads(s)
+    s.reset(t1)
+    truth = tiny_world.session()
+    truth.restore(apply_patch(tiny_world.spec, shared.base, t1.start_patch, shared.log))
+    assert deserialized[0] == 1 and _rows(s) == _rows(truth) and s.changes() == []
+    assert shared.compiled[key] is None, "the patch is applied from its statements from now on"
+    assert s.conn.execute("PRAGMA world.journal_mode").fetchone() == ("memory",)
+    s.reset(t2)
+    s.reset(t1)
+    assert deserialized[0] == 1 and _rows(s) == _rows(truth)

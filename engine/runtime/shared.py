@@ -1,0 +1,113 @@
+"""What every session of one world shares: built once per world, read-only after (apart from
+bounded caches of prepared tools and start patches, filled on first use).
+
+A task's start patch is kept three ways, each O(patch rows), never a copy of the database:
+its digest (so equal patches share the rest), its statements (to apply it the first time,
+``engine.runtime.patch``) and, once applied, its exact row operations (``Compiled``, to switch
+between start states in place, ``engine.runtime.start``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+from engine.budget import call_steps
+from engine.db import q
+from engine.runtime.call import PreparedTool
+from engine.runtime.changelog import ChangeLog, instrument_bytes
+from engine.runtime.invariants import plan_checks
+from engine.runtime.patch import patch_statements
+from engine.runtime.start import Compiled, StartOps
+from engine.runtime.undo import Undo
+from engine.spec.task import Task
+
+if TYPE_CHECKING:
+    from engine.spec.models import DomainSpec
+    from engine.world import World
+
+_LOCK = threading.Lock()
+_PATCHES = 1024  # start patches kept per world (statements and compiled operations)
+
+
+class Shared:
+    """Per-world state every session of the world shares (built once, read-only after)."""
+
+    def __init__(self, world: World, schema: str) -> None:
+        self.spec: DomainSpec = world.spec
+        self.base = instrument_bytes(self.spec, world.base_bytes)
+        self.log = ChangeLog(self.spec)
+        self.undo = Undo(self.spec, self.log)
+        self.start_ops = StartOps(self.spec, self.log, self.undo, schema)
+        self.layout, self.checks = plan_checks(self.spec)
+        self.call_steps = call_steps(sum(world.row_counts.values()))
+        self.tools: dict[str, PreparedTool] = {}
+        self.patches: dict[str, list[tuple[str, list[Any], int]]] = {}  # patch digest -> statements
+        self.compiled: dict[str, Compiled | None] = {}  # digest -> operations (None: replay failed)
+        self.digests: dict[int, tuple[Task, str]] = {}
+        self.hash_sql = []
+        for table in sorted(self.spec.entities):
+            entity = self.spec.entities[table]
+            cols = ", ".join(q(c) for c in entity.columns)
+            order = ", ".join(q(c) for c in entity.primary_key or list(entity.columns))
+            self.hash_sql.append(
+                (table, f"/*scaleenv:hash*/ SELECT {cols} FROM {q(table)} ORDER BY {order}")
+            )
+
+    def tool(self, name: str) -> PreparedTool | None:
+        tool = self.spec.tools.get(name)
+        if tool is None:
+            return None
+        pt = self.tools.get(name)
+        if pt is None or pt.tool is not tool:
+            pt = PreparedTool(self.spec, name, tool, self.checks, self.layout)
+            self.tools[name] = pt
+        return pt
+
+    def digest(self, task: Task) -> str:
+        """The digest of ``task``'s start patch (memoized per task object)."""
+        memo = self.digests.get(id(task))
+        if memo is None or memo[0] is not task:
+            blob = json.dumps(
+                [c.model_dump(mode="json") for c in task.start_patch], sort_keys=True, default=str
+            )
+            memo = (task, hashlib.sha256(blob.encode()).hexdigest())
+            if len(self.digests) > 4096:
+                self.digests.clear()
+            self.digests[id(task)] = memo
+        return memo[1]
+
+    def start_patch(self, task: Task) -> tuple[str, list[tuple[str, list[Any], int]]]:
+        """``task``'s start patch as (digest, statements): built once per patch, kept for a
+        bounded number of patches (O(patch rows) each; never a copy of the database)."""
+        key = self.digest(task)
+        stmts = self.patches.get(key)
+        if stmts is None:
+            stmts = patch_statements(self.spec, task.start_patch, f"task {task.id}")
+            if len(self.patches) > _PATCHES:
+                self.patches.clear()
+            self.patches[key] = stmts
+        return key, stmts
+
+    def remember(self, key: str, compiled: Compiled | None) -> None:
+        """Keep a patch's compiled operations; None marks a patch whose replay failed (it is
+        applied from its statements from then on)."""
+        if compiled is not None and key in self.compiled:
+            return  # a failed replay stays marked
+        if len(self.compiled) > _PATCHES:
+            self.compiled.clear()
+        self.compiled[key] = compiled
+
+
+def shared_state(world: World, schema: str = "world") -> Shared:
+    """The world's shared session state, (re)built when the world's spec object changed."""
+    shared = getattr(world, "_scaleenv_shared", None)
+    if shared is None or shared.spec is not world.spec:
+        with _LOCK:
+            shared = getattr(world, "_scaleenv_shared", None)
+            if shared is None or shared.spec is not world.spec:
+                shared = Shared(world, schema)
+                world._scaleenv_shared = shared  # type: ignore[attr-defined]
+    return shared
