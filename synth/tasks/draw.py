@@ -261,12 +261,12 @@ def _draw_array(
             good = {repr(x[-1]) for x in ok}
             left = {v: c for v, c in left.items() if repr(v) in good} or (left if i == 0 else {})
         same = {repr(t[i]) for t in twins if i < len(t)}  # not the very row it replaces
-        left = {v: c for v, c in left.items() if repr(v) not in same} or left
+        left = {v: c for v, c in left.items() if repr(v) not in same}
         got = _pick(rng, left, 1)
         if not got:
             break
         keys += got
-    if not keys:
+    if not keys and not twins:
         keys = _pick(rng, cands, n)
     if len(pk) != 1:  # values of a column that names no row alone: the rows they come from
         for v in keys:
