@@ -3,7 +3,10 @@ dependencies (pydantic, toml, loguru, addict, deepdiff, python-dotenv, docstring
 and the checkout's ``src`` (imported without ``tau2/__init__``, which pulls in the LLM
 runner). Used by ``bench_tau2.py`` as a subprocess; it imports nothing from scaleenv.
 
-    python benchmarks/tau2_runtime.py TAU2_CHECKOUT OUT.json
+    python benchmarks/tau2_runtime.py TAU2_CHECKOUT OUT.json [retail|airline [DATA_DIR]]
+
+DATA_DIR (default: the checkout's data/tau2/domains/DOMAIN) holds db.json and tasks.json,
+e.g. fixtures/tau2_mini_airline with the code of a checkout.
 
 For every task: whether all gold actions succeed, the final database (``model_dump``),
 and the times tau2 spends on a reset (``RetailDB.load``) and on an evaluation (replaying
@@ -19,15 +22,19 @@ import types
 from pathlib import Path
 
 
-def main(checkout: str, out: str) -> None:
+def main(checkout: str, out: str, domain: str = "retail", data: str | None = None) -> None:
     root = Path(checkout)
     pkg = types.ModuleType("tau2")
     pkg.__path__ = [str(root / "src" / "tau2")]  # type: ignore[attr-defined]
     sys.modules["tau2"] = pkg
-    from tau2.domains.retail.data_model import RetailDB
-    from tau2.domains.retail.tools import RetailTools
+    if domain == "airline":
+        from tau2.domains.airline.data_model import FlightDB as RetailDB
+        from tau2.domains.airline.tools import AirlineTools as RetailTools
+    else:
+        from tau2.domains.retail.data_model import RetailDB
+        from tau2.domains.retail.tools import RetailTools
 
-    folder = root / "data" / "tau2" / "domains" / "retail"
+    folder = Path(data) if data else root / "data" / "tau2" / "domains" / domain
     db_path = str(folder / "db.json")
     tasks = json.loads((folder / "tasks.json").read_text())
     results = {}
@@ -63,4 +70,4 @@ def main(checkout: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:5])

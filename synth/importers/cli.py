@@ -72,7 +72,7 @@ def world_import(
 @import_app.command("tau2")
 def import_tau2(
     tau2: Path = typer.Option(..., "--tau2", help="A tau2-bench checkout (or its domain folder)."),
-    domain: str = typer.Option("retail", "--domain", help="retail (airline: not yet)."),
+    domain: str = typer.Option("retail", "--domain", help="retail or airline."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="World directory to write."),
     no_proctest: bool = typer.Option(False, "--no-proctest", help="Skip procedural testing."),
 ) -> None:

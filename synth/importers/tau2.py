@@ -23,11 +23,11 @@ from engine.errors import ScaleEnvError
 from engine.spec.task import Action, Task, UserProfile, dump_tasks
 from engine.spec.validate import load_spec
 from engine.world import write_world
+from synth.importers import tau2_airline, tau2_retail
 from synth.importers.rows import ImportResult, import_world
 from synth.importers.sources import rows_from_document
-from synth.importers.tau2_retail import tools
 
-DOMAINS = ("retail",)
+DOMAINS = ("retail", "airline")
 REPLAY_FILE = "tau2_replay.json"
 SPLITS_FILE = "splits.json"
 
@@ -44,6 +44,31 @@ RETAIL_MAPPING = {
         "order_items": {"path": "orders.*.items.*", "columns": {"order_id": "^order_id", "position": "#"}},
     }
 }  # fmt: skip
+_FLIGHT_DATE = {
+    f"{c}_{k}": f"{'available_seats' if k == 'seats' else 'prices'}.{c}"
+    for c in ("basic_economy", "economy", "business")
+    for k in ("seats", "price")
+}
+AIRLINE_MAPPING = {
+    "tables": {
+        "flights": "flights.*",
+        "flight_dates": {"path": "flights.*.dates.*", "columns": {
+            "flight_number": "^flight_number", "date": "@key", **_FLIGHT_DATE}},
+        "users": {"path": "users.*", "columns": {
+            "first_name": "name.first_name", "last_name": "name.last_name",
+            **{f: f"address.{f}" for f in ("address1", "address2", "city", "country", "state", "zip")},
+        }},
+        "payment_methods": {"path": "users.*.payment_methods.*", "columns": {"user_id": "^user_id"}},
+        "saved_passengers": {"path": "users.*.saved_passengers.*", "columns": {
+            "user_id": "^user_id", "position": "#"}},
+        "reservations": "reservations.*",
+        "reservation_flights": {"path": "reservations.*.flights.*", "columns": {
+            "reservation_id": "^reservation_id", "position": "#"}},
+        "reservation_passengers": {"path": "reservations.*.passengers.*", "columns": {
+            "reservation_id": "^reservation_id", "position": "#"}},
+    }
+}  # fmt: skip
+MAPPINGS = {"retail": RETAIL_MAPPING, "airline": AIRLINE_MAPPING}
 
 
 @dataclass
@@ -78,13 +103,17 @@ def domain_dir(tau2: str | Path, domain: str) -> Path:
     )
 
 
+def domain_spec(domain: str) -> dict[str, Any]:
+    """A domain's spec as data: its schema file plus its tools."""
+    text = resources.files("synth.importers").joinpath(f"tau2_specs/{domain}.yaml").read_text()
+    spec = yaml.safe_load(text)
+    spec["tools"] = (tau2_airline if domain == "airline" else tau2_retail).tools()
+    return spec
+
+
 def retail_spec() -> dict[str, Any]:
     """The retail spec as data: the schema file plus the tools."""
-
-    text = resources.files("synth.importers").joinpath("tau2_specs/retail.yaml").read_text()
-    spec = yaml.safe_load(text)
-    spec["tools"] = tools()
-    return spec
+    return domain_spec("retail")
 
 
 def _read_json(path: Path) -> Any:
@@ -188,10 +217,8 @@ def import_tau2(
     if not isinstance(raw_tasks, list):
         raise ScaleEnvError(f"{folder / 'tasks.json'}: expected a list of tasks")
 
-    spec_data = retail_spec()
-
-    spec = load_spec(spec_data)
-    rows = rows_from_document(spec, doc, RETAIL_MAPPING, where=str(folder / "db.json"))
+    spec = load_spec(domain_spec(domain))
+    rows = rows_from_document(spec, doc, MAPPINGS[domain], where=str(folder / "db.json"))
     imported = import_world(spec, rows, None, proctest=proctest)
     splits = _splits(folder)
     tasks, report = replay_tasks(imported, raw_tasks, splits)
