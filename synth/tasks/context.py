@@ -349,13 +349,17 @@ def let_params(tool: Any) -> dict[str, set[str] | None]:
         except ValueError:
             out[name] = None
             continue
-        deps: set[str] | None = set()
+        deps: set[str] = set()
         for u in used:
-            if u in out:
-                deps = None if deps is None or out[u] is None else deps | out[u]  # type: ignore[operator]
-            elif u in tool.params and deps is not None:
+            before = out.get(u)
+            if before is not None:
+                deps |= before
+            elif u in tool.params and u not in out:
                 deps.add(u)
-            else:
-                deps = None
-        out[name] = deps
+            else:  # a generated value, an unknown name, or a let no screen can compute
+                break
+        else:
+            out[name] = deps
+            continue
+        out[name] = None
     return out

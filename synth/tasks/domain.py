@@ -107,10 +107,9 @@ class SchemaInfo:
         order item's variant id, which names a row only with the order beside it."""
         table, _, cname = ref.partition(".")
         ent = self.spec.entities.get(table)
-        col = ent.columns.get(cname) if ent else None
-        return col is not None and (
-            self.pk(table) == [cname] or col.unique or [cname] in ent.unique
-        )  # type: ignore[union-attr]
+        if ent is None or cname not in ent.columns:
+            return False
+        return self.pk(table) == [cname] or ent.columns[cname].unique or [cname] in ent.unique
 
     # ---- the user ---------------------------------------------------------------------------
     def descendants(self, table: str) -> list[str]:

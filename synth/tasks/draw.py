@@ -270,10 +270,10 @@ def _draw_array(
         keys = _pick(rng, cands, n)
     if len(pk) != 1:  # values of a column that names no row alone: the rows they come from
         for v in keys:
-            r = _linked_row(ctx, table, col, v, context, rows)
-            if r is not None:
-                rows.append(r)
-                context.append(r)
+            linked = _linked_row(ctx, table, col, v, context, rows)
+            if linked is not None:
+                rows.append(linked)
+                context.append(linked)
         return keys
     chosen = [fetch_row(ctx.conn, ctx.info, table, {pk[0]: k}) for k in keys]
     chosen = [r for r in chosen if r is not None]
