@@ -28,6 +28,7 @@ from synth.seed.fills import fill_plan, run_fills
 from synth.seed.insert import TRIES, Inserter
 from synth.seed.plan import plan_counts, table_order
 from synth.seed.repair import repair_invariants
+from synth.seed.settle import close_rowid_gaps, schema_cookie, set_schema_cookie
 from synth.seed.values import SeedError, emails_from_names, make_unique, pool, sub_rng
 
 __all__ = ["SeedCounts", "SeedError", "plan_counts", "seed_database", "table_order"]
@@ -305,8 +306,11 @@ def seed_database(
     ``rows`` is the total target for the world, spread in proportion to ``Entity.rows``;
     ``scale`` multiplies ``Entity.rows``; neither keeps them. Tables asked for more rows than
     their uniques allow are capped (``result.capped`` says why). Raises ``SeedError``.
+    Repaired tables get dense rowids and the schema cookie is left as found, so an import
+    of the exported rows rebuilds the same bytes (``synth.seed.settle``).
     """
     t0 = time.perf_counter()
+    cookie = schema_cookie(conn)
     targets = plan_counts(spec, rows, scale)
     seeder = _Seeder(spec, conn, seed)
     plan = fill_plan(spec)
@@ -322,6 +326,8 @@ def seed_database(
         bad = conn.execute("PRAGMA foreign_key_check").fetchone()
         if bad:
             raise SeedError(f"{bad[0]}: row {bad[1]} references a missing {bad[2]} row")
+        close_rowid_gaps(conn, spec)  # importing the exported rows gives the same bytes
+        set_schema_cookie(conn, cookie)
         conn.commit()
     except BaseException:
         conn.rollback()
