@@ -178,6 +178,15 @@ def _parent(ctx: Ctx, table: str, col: str) -> str:
     return next(f.parent for f in ctx.info.parents(table) if f.column == col)
 
 
+def _label(name: str) -> str:
+    """A param named after the ids it takes, said of the rows: 'item ids' -> 'items'."""
+    w = words(name)
+    for suffix, plural in ((" ids", "s"), (" id", "")):
+        if w.endswith(suffix) and len(w) > len(suffix):
+            return w[: -len(suffix)] + plural
+    return w
+
+
 def _row_named(
     ctx: Ctx, conn: sqlite3.Connection, call: Call, table: str, col: str, x: Any, used: list
 ) -> dict[str, Any] | None:
@@ -213,10 +222,12 @@ def request(ctx: Ctx, conn: sqlite3.Connection, call: Call) -> str:
             vals = v if isinstance(v, list) else [v]
             used: list[dict[str, Any]] = []
             descs = []
+            rowwise = True  # every value said as a row: 'items', not 'item ids'
             for x in vals:
                 key = (
                     {pk[0]: x} if pk == [col] else _row_named(ctx, conn, call, table, col, x, used)
                 )
+                rowwise = rowwise and key is not None
                 descs.append(
                     describe(ctx, conn, table, key) if key is not None else f"{words(col)} {fmt(x)}"
                 )
@@ -228,7 +239,7 @@ def request(ctx: Ctx, conn: sqlite3.Connection, call: Call) -> str:
             ):
                 target = descs[0]
             else:
-                details.append(f"{words(name)}: {'; '.join(descs)}")
+                details.append(f"{_label(name) if rowwise else words(name)}: {'; '.join(descs)}")
         else:
             details.append(f"{words(name)}: {fmt(v)}")
     text = words(call.tool)
