@@ -163,7 +163,6 @@ class Session:
         key, stmts = self._shared.start_patch(task)
         self.guard.internal()
         shared, got = self._shared, []
-        shared.undo.prepare(self.conn, SCHEMA)  # what a compiled patch must count
 
         def keep() -> None:  # in the patch's transaction: its operations, then a clean log
             got.append(shared.start_ops.compile(self.conn))

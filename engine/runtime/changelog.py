@@ -27,6 +27,9 @@ from engine.runtime.keylog import CALL_LOG, CLEAR_LOG, HAS_LOG, LogLayout, take_
 from engine.spec.models import DomainSpec, Entity
 from engine.spec.task import RowChange
 
+QUIET = f"{PREFIX}quiet"  # while it holds a row the triggers log nothing (engine.runtime.start)
+_WHEN = f"WHEN NOT EXISTS(SELECT 1 FROM {QUIET})"
+
 
 def undo_table(table: str) -> str:
     return f"{PREFIX}undo_{table}"
@@ -36,7 +39,7 @@ def instrument_sql(spec: DomainSpec, fks: set[tuple[str, str]] | None = None) ->
     """DDL for the undo tables, the per-call key log and the triggers that fill them.
     ``fks``: (table, column) of the foreign keys the database enforces (None: the spec's)."""
     layout = plan_checks(spec, fks)[0]
-    out: list[str] = list(layout.ddl())
+    out: list[str] = [*layout.ddl(), f"CREATE TABLE {QUIET}(x)"]
     k = 0
     for table, entity in spec.entities.items():
         cols = list(entity.columns)
@@ -56,7 +59,7 @@ def instrument_sql(spec: DomainSpec, fks: set[tuple[str, str]] | None = None) ->
             "ON CONFLICT DO NOTHING;"
         )
         keys_new, keys_old = layout.row_sql(table, "NEW"), layout.row_sql(table, "OLD")
-        trigger = f"CREATE TRIGGER {PREFIX}{{}} AFTER {{}} ON {t} BEGIN {{}} END"
+        trigger = f"CREATE TRIGGER {PREFIX}{{}} AFTER {{}} ON {t} {_WHEN} BEGIN {{}} END"
         out.append(trigger.format(f"{table}_i", "INSERT", log_new + keys_new))
         out.append(trigger.format(f"{table}_d", "DELETE", log_old + keys_old))
         out.append(trigger.format(f"{table}_u", "UPDATE", log_old + moved))
