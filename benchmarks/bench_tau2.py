@@ -52,7 +52,7 @@ def ours(tau2: Path, repeat: int, domain: str = "retail") -> tuple[dict, dict]:
     res = import_tau2(tau2, domain, None, proctest=False)
     took = time.perf_counter() - t0
     s = res.imported.world().session()
-    resets, evals, finals = [], [], {}
+    resets, evals, finals, outputs = [], [], {}, {}
     for task in res.tasks:
         if not task.meta["replayed"]:
             continue
@@ -63,15 +63,15 @@ def ours(tau2: Path, repeat: int, domain: str = "retail") -> tuple[dict, dict]:
             t = time.perf_counter()
             s.reset(task)
             resets.append(time.perf_counter() - t)
-            for act in task.gold_actions:
-                s.call(act.tool, act.args)
+            outs = [s.call(act.tool, act.args).result for act in task.gold_actions]
             t = time.perf_counter()
             score = s.evaluate(task, messages=task.required_answers)
             evals.append(time.perf_counter() - t)
             assert score.reward == 1.0, task.id
         finals[task.meta["tau2_id"]] = DOCUMENT[domain](s.export_bytes())
+        outputs[task.meta["tau2_id"]] = outs
     stats = {"import_s": took, "tasks": len(res.tasks), "replayed": res.replay["replayed"]}
-    stats |= {"reset_ms": _ms(resets), "evaluate_ms": _ms(evals)}
+    stats |= {"reset_ms": _ms(resets), "evaluate_ms": _ms(evals), "outputs": outputs}
     return stats, finals
 
 
@@ -114,6 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     if differ:
         print(f"final states differ in tasks {differ}")
+    calls = [
+        (k, i, o, v["outputs"][i])
+        for k, v in ok.items()
+        if "outputs" in v
+        for i, o in enumerate(mine["outputs"].get(k, []))
+        if i < len(v["outputs"])
+    ]
+    odd = [(k, i) for k, i, o, t in calls if not same_document(o, t)]
+    print(
+        f"tool results equal to tau2's in {len(calls) - len(odd)}/{len(calls)} gold calls"
+        + (f" (differ: {odd[:10]})" if odd else "")
+    )
     r, e = _ms(got["reset_s"]), _ms(got["evaluate_s"])
     print(f"{'':<10}{'ours ms':>10}{'tau2 ms':>10}{'ratio':>9}")
     print(f"{'reset':<10}{mine['reset_ms']:>10.3f}{r:>10.1f}{r / mine['reset_ms']:>8.0f}x")

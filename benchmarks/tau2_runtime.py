@@ -22,6 +22,15 @@ import types
 from pathlib import Path
 
 
+def _plain(value: object) -> object:
+    """A tool's return value as JSON data (pydantic models dumped, lists and tuples walked)."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")  # type: ignore[attr-defined]
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def main(checkout: str, out: str, domain: str = "retail", data: str | None = None) -> None:
     root = Path(checkout)
     pkg = types.ModuleType("tau2")
@@ -45,10 +54,10 @@ def main(checkout: str, out: str, domain: str = "retail", data: str | None = Non
         db = RetailDB.load(db_path)
         resets.append(time.perf_counter() - t0)
         tools = RetailTools(db)
-        ok, error = True, None
+        ok, error, outputs = True, None, []
         for a in actions:
             try:
-                tools.use_tool(a["name"], **(a.get("arguments") or {}))
+                outputs.append(_plain(tools.use_tool(a["name"], **(a.get("arguments") or {}))))
             except Exception as exc:  # noqa: BLE001 - tau2 raises ValueError; keep any
                 ok, error = False, f"{a['name']}: {exc}"
                 break
@@ -63,7 +72,9 @@ def main(checkout: str, out: str, domain: str = "retail", data: str | None = Non
                 break
         same = gold.get_db_hash() == tools.get_db_hash()
         evals.append(time.perf_counter() - t0)
-        results[str(task["id"])] = {"ok": ok, "error": error, "final": final, "same": same}
+        results[str(task["id"])] = {
+            "ok": ok, "error": error, "final": final, "same": same, "outputs": outputs
+        }  # fmt: skip
     Path(out).write_text(
         json.dumps({"results": results, "reset_s": resets, "evaluate_s": evals}, sort_keys=True)
     )

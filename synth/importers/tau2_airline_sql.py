@@ -95,6 +95,11 @@ def reservation(bind: str = ":reservation_id") -> dict[str, Any]:
         "r.total_baggages, r.nonfree_baggages, r.insurance, r.status FROM reservations r "
         f"WHERE r.reservation_id = {bind}",
         "json_columns": ["flights", "passengers", "payment_history"],
+        "references": {
+            "flights[].flight_number": "flights.flight_number",
+            "flights[].date": "flight_dates.date",
+            "payment_history[].payment_id": "payment_methods.id",
+        },
     }
 
 
@@ -114,6 +119,7 @@ USER = {
     "s.position)) AS saved_passengers, u.membership, u.reservations FROM users u WHERE "
     "u.user_id = :user_id",
     "json_columns": ["name", "address", "payment_methods", "saved_passengers", "reservations"],
+    "references": {"reservations[]": "reservations.reservation_id"},
 }
 RESERVATION_EXISTS = {
     "check": "SELECT 1 FROM reservations WHERE reservation_id = :reservation_id",
