@@ -6,7 +6,9 @@ tau2's messages for refused calls, refusal of a malformed db.json, and the CLI."
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -266,3 +268,36 @@ def test_cli_import_tau2_airline_and_one_line_error(tmp_path):
     )
     assert bad.exit_code == 1 and "no tau2-bench airline data" in bad.output
     assert "Traceback" not in bad.output
+
+
+CHECKOUT = Path(os.environ.get("TAU2_BENCH", Path(__file__).resolve().parents[3] / "tau2-bench"))
+
+
+@pytest.mark.skipif(
+    not (CHECKOUT / "src" / "tau2" / "domains" / "airline" / "tools.py").is_file(),
+    reason=f"no tau2-bench checkout at {CHECKOUT} (set TAU2_BENCH to one)",
+)
+def test_tools_and_real_gold_calls_match_a_tau2_checkout(imported):
+    """tau2's AirlineTools (read with ast: no tau2 dependencies needed) has our tool names
+    and param names, and every gold call of its airline tasks passes our argument checks."""
+    tree = ast.parse((CHECKOUT / "src/tau2/domains/airline/tools.py").read_text())
+    theirs = {
+        f.name: [a.arg for a in f.args.args[1:]]
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef)
+        and any("is_tool" in ast.unparse(d) for d in f.decorator_list)
+    }
+    spec = imported.imported.spec
+    ours = {n: list(t.params) for n, t in spec.tools.items()}
+    assert set(theirs) == set(ours) | set(spec.builtins)
+    assert all(theirs[n] == p for n, p in ours.items())
+    s = imported.imported.world().session()
+    tasks = json.loads((CHECKOUT / "data/tau2/domains/airline/tasks.json").read_text())
+    calls = [a for t in tasks for a in (t.get("evaluation_criteria") or {}).get("actions") or []]
+    checked = 0
+    for a in calls:
+        if a["name"] in spec.builtins:
+            continue
+        s.prepared(a["name"]).validate(dict(a["arguments"]))  # raises on a refused argument
+        checked += 1
+    assert checked >= 100
