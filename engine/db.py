@@ -61,11 +61,21 @@ def _round(value: object, digits: object = 0) -> float | None:
     (31.755 is 31.75499.. in binary: 31.75; 2.5 -> 3.0). Older SQLite gave 31.76."""
     if value is None:
         return None
-    n = max(0, min(30, int(_number(digits)))) if digits is not None else 0
-    x = float(_number(value))
+    if type(digits) is int and 0 <= digits <= 15:
+        n = digits
+    else:
+        n = max(0, min(30, int(_number(digits)))) if digits is not None else 0
+    x = value if type(value) is float else float(_number(value))
+    if -1e12 < x < 1e12 and n <= 15:  # fast path: Python's round is exact but halves to even
+        t = x * _TWO_POW[n]  # x is a decimal half at n places iff x * 2**(n+1) is odd
+        if not (t.is_integer() and int(t) & 1):
+            return round(x, n)
     if not math.isfinite(x):
         return x
     return float(Decimal(x).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP))
+
+
+_TWO_POW = [2.0 ** (n + 1) for n in range(16)]
 
 
 def add_functions(conn: sqlite3.Connection) -> sqlite3.Connection:
