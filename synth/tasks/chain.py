@@ -20,7 +20,7 @@ from engine.runtime.call import ToolResult
 from engine.spec.task import RowChange
 from synth.tasks.context import Ctx, field_values, meaningful_result, same
 from synth.tasks.domain import fetch_row
-from synth.tasks.draw import NoCandidates, _row_of, draw_args
+from synth.tasks.draw import DeadEnd, NoCandidates, _row_of, draw_args
 from synth.tasks.ownership import foreign_args
 
 Accept = Callable[[ToolResult, list[RowChange], list[str]], bool]
@@ -82,10 +82,14 @@ def sample_call(
     """A call of ``tool`` on ``state`` that passes ``accept`` (default: succeeds, changes a
     compared column, breaks no policy rule), or None after ``tries`` draws."""
     ok = accept or default_accept(ctx, tool)
+    dead: set[str] = set()  # primary values no later param can complete
     for _ in range(tries):
         ctx.at(state)
         try:
-            args, u, prow, rows = draw_args(ctx, tool, rng, user, primary, fixed, seek)
+            args, u, prow, rows = draw_args(ctx, tool, rng, user, primary, fixed, seek, dead)
+        except DeadEnd as exc:
+            ctx.why[f"no value of {exc} passes the tool's checks with the target drawn"] += 1
+            continue
         except NoCandidates as exc:
             ctx.why[f"no value of {exc} passes the tool's own checks"] += 1
             if user is not None or primary is not None:

@@ -91,6 +91,14 @@ class NoCandidates(Exception):
     order): trying again with the same user is pointless."""
 
 
+class DeadEnd(NoCandidates):
+    """The primary value drawn leaves a later param no value that passes the tool's checks
+    (the order's user has no payment method but the current one): draw another primary."""
+
+
+_DEAD = object()
+
+
 def _screened(
     ctx: Ctx, tool: str, pname: str, cands: Cands, seek: str | None, bound: dict | None = None
 ) -> Cands:
@@ -106,9 +114,12 @@ def draw_args(
     primary: Any = None,
     fixed: dict[str, Any] | None = None,
     seek: str | None = None,
+    dead: set[str] | None = None,
 ) -> tuple[dict[str, Any], Any, tuple[str, dict] | None, list[tuple[str, dict]]]:
     """Arguments for one trial: (args, user, primary row, rows the args name). ``seek`` names
-    a policy rule the args should break (refusal sub-goals)."""
+    a policy rule the args should break (refusal sub-goals). With ``dead`` (a set, filled
+    here), a primary value that leaves a later param no value passing the tool's checks is
+    added to it and ``DeadEnd`` raised; primary values in it are not drawn again."""
     info, t, srcs = ctx.info, ctx.tools[tool], ctx.sources[tool]
     utable = info.user_table
     upk = info.pk(utable)[0]
@@ -127,6 +138,8 @@ def draw_args(
             if user is None or (not cands and _public(ctx, ref)):
                 cands = _global(ctx, ref, rng, 60)
             cands = _screened(ctx, tool, pname, cands, seek)
+            if dead:
+                cands = {v: c for v, c in cands.items() if repr(v) not in dead}
             if not cands:
                 raise NoCandidates(f"{tool}.{pname}")
             value = _pick(rng, cands)[0]
@@ -164,7 +177,14 @@ def draw_args(
                 ]  # type: ignore[arg-type]
             continue
         if src.ref and not (src.written and not ctx.info.is_id_ref(src.ref)):
-            value = _draw_ref(ctx, tool, name, src.ref, context, rows, args, rng, seek)
+            value = _draw_ref(
+                ctx, tool, name, src.ref, context, rows, args, rng, seek, dead is not None
+            )
+            if value is _DEAD:
+                assert dead is not None
+                if pname is not None:
+                    dead.add(repr(args.get(pname)))
+                raise DeadEnd(f"{tool}.{name}")
             if value is not None:
                 args[name] = value
                 continue
@@ -186,9 +206,11 @@ def _draw_ref(
     bound: dict,
     rng: random.Random,
     seek: str | None,
+    strict: bool = False,
 ) -> Any:
     """A value for a param naming ``ref``: picked as a row linked to the context (so a date
-    comes from the same dated flight as the route), which then joins the context."""
+    comes from the same dated flight as the route), which then joins the context. With
+    ``strict``, ``_DEAD`` when linked rows exist but none passes the tool's checks."""
     table, _, col = ref.partition(".")
     pk = ctx.info.pk(table)
     key_ref = f"{table}.{pk[0]}" if len(pk) == 1 else ref
@@ -196,7 +218,10 @@ def _draw_ref(
     if _public(ctx, ref) and (not cands or (len(context) <= 1 and rng.random() < 0.5)):
         cands = _global(ctx, key_ref, rng)
     if key_ref == ref:
-        cands = _screened(ctx, tool, name, cands, seek, bound) or cands
+        screened = _screened(ctx, tool, name, cands, seek, bound)
+        if strict and cands and not screened:
+            return _DEAD
+        cands = screened or cands
     for picked in _pick(rng, cands, 3):
         if key_ref == ref:
             r = _row_of(ctx, ref, picked)
