@@ -349,8 +349,8 @@ def test_patterns_and_key_phrases(world):
     import random
 
     from synth.tasks.args import from_pattern
+    from synth.tasks.distractors import pattern_of
     from synth.tasks.refusal import key_phrase
-    from synth.tasks.start import pattern_of
 
     rng = random.Random(0)
     for pat in (r"^\d{5}$", r"^[A-Z]{2}$", r"^HAT\d{3}$", r"^\dW\d{7}$"):
