@@ -4,12 +4,12 @@ Run: ``python benchmarks/bench_proctest.py`` (about two minutes; ``--fuzz-calls 
 quick look). For every fixture that validates:
 
 - build seconds without and with procedural testing (what ``--no-proctest`` saves);
-- the procedural test's case execution two ways: ours (one session, each case from a
-  snapshot by ``restore``) against the naive baseline (a fresh session per case), and
+- the procedural test's case execution two ways: ours (one session, each case back to its
+  state by the change log's undo) against the naive baseline (a fresh session per case), and
   their ratio: what the reset design buys;
 - then ``fuzz_run`` over the fixtures, ``--fuzz-calls`` calls in all (100,000 by default):
-  calls/s, invariant violations, exceptions, ``PRAGMA integrity_check`` and the replay of
-  every successful call on a fresh session to the same state hash.
+  calls/s, invariant violations, exceptions, integrity checks and the replay of every
+  successful call from the base to the same changes.
 """
 
 from __future__ import annotations
@@ -40,32 +40,31 @@ def cases_of(world, seed: int):
     """Every case procedural testing runs (search included), with the states they need."""
     s = world.session()
     oracle, sampler = Oracle(s), Sampler(s)
-    states = States(oracle, sampler, s.snapshot(), seed)
+    states = States(oracle, sampler, seed)
     out = []
     for name in world.spec.tools:
         tc = search(oracle, sampler, states, name, random.Random(f"proctest:{seed}:{name}"))
         out += [*tc.valid[:8], *tc.fired.values(), *tc.invalid]
         states.enter(0)
-    snaps = {c.state: states.snapshot(c.state) for c in out}
-    return out, snaps, s
+    return out, states, s
 
 
-def run_ours(s, cases, snaps) -> float:
+def run_ours(s, cases, states) -> float:
     oracle = Oracle(s)
     t0 = time.perf_counter()
     for c in cases:
-        s.restore(snaps[c.state])
+        states.restore(c.state)
         apply_setup(s.conn, c.setup)
         oracle.check(c.tool, c.args)
     return time.perf_counter() - t0
 
 
-def run_fresh(world, cases, snaps) -> float:
+def run_fresh(world, cases, states) -> float:
     t0 = time.perf_counter()
     for c in cases:
         s = world.session()
         if c.state:
-            s.restore(snaps[c.state])
+            s.reset(states.walks()[c.state - 1].task)
         apply_setup(s.conn, c.setup)
         Oracle(s).check(c.tool, c.args)
         s.close()
@@ -94,9 +93,9 @@ def main() -> None:
         rep = run_proctest(res.spec, res.db_bytes, seed=args.seed)
         world = res.world()
         worlds[name] = world
-        cases, snaps, s = cases_of(world, args.seed)
-        ours = run_ours(s, cases, snaps)
-        fresh = run_fresh(world, cases, snaps)
+        cases, states, s = cases_of(world, args.seed)
+        ours = run_ours(s, cases, states)
+        fresh = run_fresh(world, cases, states)
         s.close()
         q = ", ".join(sorted(rep.failing())) or "none"
         print(f"{name:<10} {t_build:8.2f} {rep.seconds:12.2f} {len(cases):6d} "
