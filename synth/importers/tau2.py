@@ -154,7 +154,7 @@ def replay_tasks(
             for a in crit.get("actions") or []
         ]
         session.reset()
-        problem = None
+        problem: dict[str, Any] | None = None
         if raw.get("initial_state"):
             problem = {"action": None, "message": "initial_state is not supported"}
         for n, act in enumerate(actions):
