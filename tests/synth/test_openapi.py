@@ -209,6 +209,24 @@ def test_google_singletons_and_transitions() -> None:
     assert rep.crud()[0] == rep.crud()[1]
 
 
+def test_google_search_methods_list_a_top_level_resource() -> None:
+    """A top-level resource with no get, create or list whose GET ``search`` answers one
+    page of objects lists those objects (the element is the item schema); a GET answering
+    one object with parts (a media download) does not."""
+    spec, rep = compile_google("kmsinventory")
+    assert _tools(rep)["kmsinventory.projects.protectedResources.search"] == (
+        "list_project_protected_resources"
+    )
+    assert spec.tools["list_project_protected_resources"].returns.shape == "list"
+    spec, rep = compile_google("youtubereporting")
+    assert not any("media" in t for t in spec.tools)
+    assert "no item schema" in _tools_reasons(rep)["youtubereporting.media.download"]
+
+
+def _tools_reasons(report) -> dict[str, str]:
+    return {o.op_id: o.reason or "" for o in report.operations}
+
+
 @pytest.mark.slow
 def test_corpus_every_discovery_document_compiles_or_says_why() -> None:
     """Every API of the installed client: compiled, or one OpenAPIError line; every method of

@@ -159,6 +159,9 @@ def _walk(
         methods = res.get("methods") or {}
         r = Resource(key=key, name=rname, where=at, parent=parent)
         schema_ref = _resource_schema(methods, resolve)
+        searches: set[str] = set()
+        if schema_ref is None and parent is None and not res.get("resources"):
+            schema_ref, searches = _search_schema(methods, resolve)  # a top-level leaf only
         if schema_ref is not None:
             r.schema_name = schema_ref
             schema, sat = resolve(schema_ref, at)
@@ -185,7 +188,7 @@ def _walk(
                     )
                 )
                 continue
-            kind = KINDS.get(mname) or _alias(mname, rname)
+            kind = "list" if mname in searches else KINDS.get(mname) or _alias(mname, rname)
             if kind == "custom" and m.get("httpMethod") == "GET":
                 model.skipped.append(
                     Skip(op_id, mat, f"'{mname}' is a read-only computed view, not a state change")
@@ -331,6 +334,41 @@ def _resource_schema(methods: dict[str, Any], resolve) -> str | None:
             ):
                 return p["items"]["$ref"]
     return None
+
+
+_PAGING = re.compile(r"(?i)page|token|kind|etag|total|count|unreachable|next|warning")
+
+
+def _search_schema(methods: dict[str, Any], resolve) -> tuple[str | None, set[str]]:
+    """A resource with no get, create or list whose GET methods (``search``, ``query``,
+    ``listHidden``) answer with one array of objects lists those objects: the element is the
+    item schema and those methods are its lists."""
+    found: dict[str, set[str]] = {}
+    for name in sorted(methods):
+        m = methods[name]
+        ref = (m.get("response") or {}).get("$ref")
+        if m.get("httpMethod") != "GET" or name in KINDS or name in NOT_MODELED or not ref:
+            continue
+        try:
+            schema, _at = resolve(ref, name)
+        except OpenAPIError:
+            continue
+        props = schema.get("properties") or {}
+        arrays = [
+            p["items"]["$ref"]
+            for p in props.values()
+            if isinstance(p, dict) and p.get("type") == "array" and "$ref" in (p.get("items") or {})
+        ]
+        rest = [
+            k for k, p in props.items() if not (isinstance(p, dict) and p.get("type") == "array")
+        ]
+        paging = all(_PAGING.search(k) for k in rest)  # a list page, not one object with parts
+        if len(arrays) == 1 and paging and not _is_envelope(arrays[0]):
+            found.setdefault(arrays[0], set()).add(name)
+    if not found:
+        return None, set()
+    ref = min(found, key=lambda r: (-len(found[r]), r))
+    return ref, found[ref]
 
 
 def _is_envelope(ref: str) -> bool:
