@@ -64,30 +64,17 @@ def run_patch(
 ) -> None:
     """Apply ``stmts`` (from ``patch_statements``) in one transaction, in O(patch rows), then
     ``finish()`` in it; on any error nothing is applied and a ``TaskError`` names the change.
-    A foreign key the
-    statement order cannot meet (a cycle) is tried once more with foreign keys deferred to
-    the commit: the start state must hold them, not each step."""
+    A statement refused by a UNIQUE constraint waits until the others are in (a patch made
+    of a sequence of calls may give a value to one row that another row gives up later in
+    the patch), and is tried again while that makes progress. A foreign key the statement
+    order cannot meet (a cycle) is tried once more with foreign keys deferred to the commit:
+    the start state must hold them, not each step."""
     for deferred in (False, True):
         conn.execute("BEGIN")
         try:
             if deferred:
                 conn.execute("PRAGMA defer_foreign_keys = ON")
-            for sql, params, i in stmts:
-                try:
-                    conn.execute(sql, params)
-                except sqlite3.IntegrityError as exc:
-                    if not deferred and "FOREIGN KEY" in str(exc):
-                        break
-                    ch = patch[i]
-                    raise TaskError(
-                        f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}"
-                    ) from exc
-                except sqlite3.Error as exc:
-                    ch = patch[i]
-                    raise TaskError(
-                        f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}"
-                    ) from exc
-            else:
+            if _run_all(conn, stmts, patch, label, deferred):
                 if finish is not None:
                     finish()
                 try:
@@ -99,6 +86,42 @@ def run_patch(
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
     raise TaskError(f"{label}: start state breaks foreign keys")  # pragma: no cover
+
+
+def _run_all(
+    conn: sqlite3.Connection,
+    stmts: list[tuple[str, list[Any], int]],
+    patch: list[RowChange],
+    label: str,
+    deferred: bool,
+) -> bool:
+    """Run ``stmts`` in order, UNIQUE refusals again after the rest (while that makes
+    progress). False: a foreign key failed and deferring them may help."""
+    pending = stmts
+    while pending:
+        later: list[tuple[tuple[str, list[Any], int], sqlite3.IntegrityError]] = []
+        for stmt in pending:
+            sql, params, i = stmt
+            try:
+                conn.execute(sql, params)
+            except sqlite3.IntegrityError as exc:
+                if not deferred and "FOREIGN KEY" in str(exc):
+                    return False
+                if "UNIQUE" not in str(exc):
+                    raise _failed(label, patch, i, exc) from exc
+                later.append((stmt, exc))
+            except sqlite3.Error as exc:
+                raise _failed(label, patch, i, exc) from exc
+        if len(later) == len(pending):
+            (_, _, first), err = later[0]
+            raise _failed(label, patch, first, err) from err
+        pending = [stmt for stmt, _ in later]
+    return True
+
+
+def _failed(label: str, patch: list[RowChange], i: int, exc: Exception) -> TaskError:
+    ch = patch[i]
+    return TaskError(f"{label}: start_patch[{i}] on {ch.table} {ch.key}: {exc}")
 
 
 def apply_patch(
