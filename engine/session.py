@@ -13,10 +13,13 @@ changed since, the changelog's before-images are written back in place
 (``engine.runtime.undo``): O(changes), not O(world). The content, hash and every later result
 are those of a fresh deserialize; the ``snapshot()`` bytes may differ (page layout).
 
-A task's start state is never a copy: ``reset(task)`` undoes back to the base (the episode,
-then the previous task's start patch, whose logged rows the session keeps) and applies the
-task's start patch in place, in O(changes + patch rows); the memory a world holds does not
-grow with the number of tasks (only the patches' statements, for a bounded number of them).
+A task's start state is never a copy: ``reset(task)`` undoes the episode in place, then
+switches from the previous task's start state to this one's in one transaction
+(``engine.runtime.start``: the old patch's rows reverted, the new one's written, as exact
+row operations kept per world once a patch was first applied from its statements), in
+O(changes + patch rows). The memory a world holds does not grow with the number of tasks
+(only the patches' statements and operations, for a bounded number of them). When no row
+was written since the last reset (``conn.total_changes`` unchanged), the undo is skipped.
 
 Sessions are independent (each holds its own copy of the bytes) and cheap. The connection
 is created with ``check_same_thread=False`` so a session may move between threads, but use
@@ -142,11 +145,13 @@ class Session:
         old = self._start
         try:
             self._shared.start_ops.switch(self.conn, old and old[1], to and to[1])
-        except sqlite3.Error:  # the state is unknown: start again from the base's bytes
+        except BaseException as exc:  # the state is unknown: start again from the base's bytes
+            self._load(self._shared.base)
+            if not isinstance(exc, sqlite3.Error):
+                raise  # (an interrupt: the session is at the base)
             for key in (old and old[0], to and to[0]):
                 if key is not None:
                     self._shared.remember(key, None)
-            self._load(self._shared.base)
             return False
         self._start, self._clean = to, self.conn.total_changes
         return True
