@@ -135,10 +135,27 @@ def _canon_number(match: re.Match[str]) -> str:
     return " " + (format(d.normalize(), "f") if d is not None else match.group(0)) + " "
 
 
+_DATETIME = re.compile(
+    r"(?<![\w.])(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{2}):(\d{2})(?::(\d{2}))?)?(?!\d)"
+)
+_CLOCK = re.compile(r"(?<![\w.:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])")
+
+
+def _atomic(match: re.Match[str]) -> str:
+    """A date (and its time) as whole words: '2024-05-02' -> '2024_05_02'."""
+    g = match.groups()
+    date = "_".join(g[:3])
+    time = "_".join(x for x in g[3:] if x is not None)
+    return f" {date} {time} " if time else f" {date} "
+
+
 def normalize_answer(text: str) -> str:
     """Text for answer matching: numbers in one canonical form (``$1,234.50`` -> ``1234.5``),
-    casefolded, punctuation outside numbers dropped, spaces collapsed."""
-    text = _NUMBER.sub(_canon_number, str(text).casefold())
+    casefolded, punctuation outside numbers dropped, spaces collapsed. Dates and clock times
+    stay whole words, so a count of 2 is not found in '2024-05-02'."""
+    text = _DATETIME.sub(_atomic, str(text).casefold())
+    text = _CLOCK.sub(lambda m: " " + "_".join(x for x in m.groups() if x) + " ", text)
+    text = _NUMBER.sub(_canon_number, text)
     parts = re.split(r"(\d+\.\d+)", text)  # keep decimal points inside numbers
     out = [p if i % 2 else _PUNCT.sub(" ", p) for i, p in enumerate(parts)]
     return _SPACE.sub(" ", "".join(out)).strip()

@@ -217,6 +217,11 @@ def test_answers_numeric_and_text() -> None:
     assert not answer_found("42.5", ["It costs $425."])
     assert not answer_found("W0001", ["order W00012"])
     assert answer_found("Gold tier", ["You are in the GOLD tier!"])
+    # dates and clock times are whole words: a count is not read off a date or a time
+    assert not answer_found("2", ['{"created": "2024-05-02T10:00:00Z"}'])
+    assert not answer_found("30", ["It opens at 14:30."])
+    assert answer_found("2024-05-02", ["It was created on 2024-05-02T10:00:00."])
+    assert answer_found("14:30", ["It opens at 14:30."])
 
 
 def test_information_task_passes_on_answers(spec: DomainSpec) -> None:
