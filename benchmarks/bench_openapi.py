@@ -56,8 +56,10 @@ def one(name: str, rows: int, tasks: int, timeout: int) -> dict:
             tools=len(res.spec.tools),
             quarantined=sum(1 for t in res.spec.tools.values() if t.quarantined),
             tasks=len(res.reports["tasks"].tasks),
+            answer_only=sum(1 for t in res.reports["tasks"].tasks if t.meta.get("answer_only")),
             gold=pol.get("gold", 0.0),
             empty=pol.get("empty", 0.0),
+            random=pol.get("random", 0.0),
         )
     except Exception as exc:  # noqa: BLE001 - a failing API is a row, not a crash
         rep = getattr(exc, "report", None)
@@ -171,6 +173,12 @@ def summarize(rows: list[dict], t0: float) -> None:
             f"tools {sum(r['tools'] for r in built)}, quarantined {sum(r['quarantined'] for r in built)}, "
             f"tasks {sum(r['tasks'] for r in built)}"
         )
+        if all("answer_only" in r for r in built):
+            ans = sum(r["answer_only"] for r in built)
+            print(
+                f"tasks: {sum(r['tasks'] for r in built) - ans} write-chain, {ans} answer-only "
+                f"(in {sum(1 for r in built if r['answer_only'])} worlds)"
+            )
         reasons: Counter = Counter()
         for r in rows:
             reasons.update(r.get("skip_reasons", {}))
