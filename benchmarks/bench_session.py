@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         for op, om, o90, bm, b90 in table:
             ratio = bm / om
             shown = f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.2f}x"
-            print(f"{op:<22}{om:>11.1f}{o90:>11.1f}{bm:>12.1f}{b90:>12.1f}{shown:>10}")
+            print(f"{op:<22}{om:>11.1f}{o90:>11.1f}{bm:>12.1f}{b90:>12.1f}{shown:>12}")
     scaled = run_scaled_write(10_000, opts.reps // 4)
     if scaled is not None:
         print(

@@ -138,22 +138,37 @@ class Session:
         return self._undo_log() if self._start is None else self._switch(None)
 
     def _switch(self, to: tuple[str, Compiled] | None) -> bool:
-        """From the base (through the current start state, after undoing the episode) to
-        ``to``'s start state (None: the base), in place. False: the caller loads the base."""
-        if self._origin is not self._shared.base or not self._undo_log():
+        """From the base (through the current start state and the episode since) to ``to``'s
+        start state (None: the base), in place, in one transaction: the episode undone, the
+        old patch's rows reverted, the new one's written. False: the caller loads the base."""
+        base, conn, undo = self._shared.base, self.conn, self._shared.undo
+        if self._origin is not base:
             return False
-        old = self._start
+        self.guard.internal()
+        rollback(conn)
+        if not undo.prepare(conn, SCHEMA):
+            return False
+        old, episode = self._start, self._clean != conn.total_changes
         try:
-            self._shared.start_ops.switch(self.conn, old and old[1], to and to[1])
+            done = self._shared.start_ops.switch(
+                conn,
+                old and old[1],
+                to and to[1],
+                (lambda: undo.run(conn, UNDO_LIMIT, txn=False)) if episode else None,
+            )
         except BaseException as exc:  # the state is unknown: start again from the base's bytes
-            self._load(self._shared.base)
+            self._load(base)
             if not isinstance(exc, sqlite3.Error):
                 raise  # (an interrupt: the session is at the base)
-            for key in (old and old[0], to and to[0]):
-                if key is not None:
-                    self._shared.remember(key, None)
+            if not episode:  # (with an episode, its undo may be what failed)
+                for key in (old and old[0], to and to[0]):
+                    if key is not None:
+                        self._shared.remember(key, None)
             return False
-        self._start, self._clean = to, self.conn.total_changes
+        if not done:  # a long episode: not undone in place
+            self._load(base)
+            return False
+        self._start, self._clean = to, conn.total_changes
         return True
 
     def _replay(self, key: str) -> bool:

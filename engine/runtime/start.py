@@ -22,6 +22,7 @@ state; if one fails all the same, ``switch`` raises and the caller deserializes 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.db import q
@@ -104,16 +105,24 @@ class StartOps:
                         back.append((up, sql, (*(before[i] for i in changed), rid)))
         return Compiled(_group(fwd), _group(back), (len(fwd), len(back)))
 
-    def switch(self, conn: sqlite3.Connection, old: Compiled | None, new: Compiled | None) -> None:
+    def switch(
+        self,
+        conn: sqlite3.Connection,
+        old: Compiled | None,
+        new: Compiled | None,
+        before: Callable[[], bool] | None = None,
+    ) -> bool:
         """From ``old``'s start state (None: the base) to ``new``'s; the log stays empty.
-        Any ``sqlite3.Error`` leaves the state unknown: the caller deserializes."""
-        if old is None and new is None:
-            return
+        ``before`` runs first in the same transaction (the episode's undo, back to ``old``'s
+        state); False from it: False, and the state is unknown. So is it after any
+        ``sqlite3.Error``: the caller deserializes."""
         ops = (old.revert if old else ()) + (new.apply if new else ())
         want = (old.rows[1] if old else 0) + (new.rows[0] if new else 0)
         conn.execute(self.journal_off)
         try:
             conn.execute(_BEGIN)
+            if before is not None and not before():
+                return False
             conn.execute(self.quiet)
             count = conn.total_changes
             for sql, rows in ops:
@@ -125,6 +134,7 @@ class StartOps:
                 raise sqlite3.IntegrityError("a start state switch wrote other rows than its own")
             conn.execute(self.loud)
             conn.execute(_COMMIT)
+            return True
         finally:
             if conn.in_transaction:
                 conn.execute(_ROLLBACK)

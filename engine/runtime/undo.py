@@ -77,28 +77,8 @@ class Undo:
         )
         self.order = fk_order(spec)
         self.acting: tuple[frozenset[str], frozenset[str]] | None = None  # see prepare
-        # parent -> the tables a delete (0) or key update (1) of it writes through an action
-        self.reach: tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]] = ({}, {})
         self.undoable = False
         self.undo_sql = {t: undo_statements(t, e) for t, e in spec.entities.items()}
-        self.save_sql = {t: f"/*scaleenv:undo*/ SELECT * FROM {q(undo_table(t))}" for t in tables}
-        self.put_sql = {
-            t: f"/*scaleenv:undo*/ INSERT OR REPLACE INTO {q(undo_table(t))} VALUES "
-            f"({', '.join('?' for _ in range(len(spec.entities[t].columns) + 2))})"
-            for t in tables
-        }
-
-    def saved(self, conn: sqlite3.Connection) -> list[tuple[str, list[tuple]]]:
-        """The logged rows, per touched table: what ``put_back`` needs to undo them later
-        (after the log was cleared and other changes were undone)."""
-        return [(t, conn.execute(self.save_sql[t]).fetchall()) for t in self.log.touched(conn)]
-
-    def put_back(self, conn: sqlite3.Connection, saved: list[tuple[str, list[tuple]]]) -> None:
-        """Log ``saved`` rows again, over what is logged since: they are older, so their
-        before-images win (a row ``saved`` inserted stays inserted); the next ``run`` then
-        goes back past both in one pass."""
-        for t, rows in saved:
-            conn.executemany(self.put_sql[t], rows)
 
     def prepare(self, conn: sqlite3.Connection, schema: str) -> bool:
         """Whether ``undo`` can work on this database (once per world): no AUTOINCREMENT
@@ -110,30 +90,24 @@ class Undo:
                 f"(type = 'trigger' AND substr(name, 1, {len(PREFIX)}) <> '{PREFIX}') LIMIT 1"
             ).fetchone()
             acts = conn.execute(
-                f'SELECT f."table", f.on_delete, f.on_update, m.name FROM '
-                f"{schema}.sqlite_master m, pragma_foreign_key_list(m.name, '{schema}') f "
-                "WHERE m.type = 'table'"
+                f'SELECT f."table", f.on_delete, f.on_update FROM {schema}.sqlite_master m, '
+                f"pragma_foreign_key_list(m.name, '{schema}') f WHERE m.type = 'table'"
             ).fetchall()
             inert = ("NO ACTION", "RESTRICT")
-            for i, reach in enumerate(self.reach):
-                for parent, *actions, child in acts:
-                    if actions[i].upper() not in inert:
-                        reach[parent] = reach.get(parent, frozenset()) | {child}
             self.undoable = plain
-            self.acting = (frozenset(self.reach[0]), frozenset(self.reach[1]))
+            self.acting = (
+                frozenset(t for t, d, _ in acts if d.upper() not in inert),
+                frozenset(t for t, _, u in acts if u.upper() not in inert),
+            )
         return self.undoable
 
-    def run(
-        self,
-        conn: sqlite3.Connection,
-        limit: int,
-        saved: list[tuple[str, list[tuple]]] | None = None,
-    ) -> bool:
+    def run(self, conn: sqlite3.Connection, limit: int, txn: bool = True) -> bool:
         """Put every logged row back to its before-image and clear the logs, in one
         transaction; True when done. False, with nothing changed, when more than ``limit``
         rows are logged or the undo fails (a unique or foreign key the row order cannot
         meet) or touches a row that was not logged (a foreign-key action): then deserialize.
-        Call ``prepare`` first.
+        Call ``prepare`` first. ``txn=False``: inside the caller's transaction, and a failed
+        undo raises (``sqlite3.Error``) instead of rolling back.
 
         Why it is exact: every first touch of a row is logged with its rowid, so the rows
         not logged still hold their starting values; each logged rowid is restored from its
@@ -141,54 +115,52 @@ class Undo:
         action could reach other rows the log is counted again before commit. The content
         equals the start's (same rowids, so the same scan order and next rowid); the page
         layout, hence the ``serialize()`` bytes, may differ.
-
-        ``saved`` (rows of an earlier log, see ``saved``/``put_back``) are logged again
-        first, in the same transaction: one pass goes back past both.
         """
-        if saved:
-            conn.execute("/*scaleenv:undo*/ BEGIN")
-            self.put_back(conn, saved)
         plan = conn.execute(self.plan_sql).fetchall()
         total = sum(r[0] for r in plan)
         touched = [(t, r) for t, r in zip(self.log.tables, plan, strict=True) if r[0]]
-        if not saved:
-            if total > limit:
-                return False
-            if not touched:
-                if self.log.key_log is not None and conn.execute(self.log.key_log[0]).fetchone():
-                    conn.execute(self.log.key_log[1])
-                return True
-            conn.execute("/*scaleenv:undo*/ BEGIN")
-        assert self.acting is not None
-        on_delete, on_update = self.acting
-        recount = False
-        try:
-            if total > limit:
-                raise sqlite3.IntegrityError("more logged rows than the limit")
-            ranked = sorted(touched, key=lambda tr: self.order[tr[0]])
-            for t, (n, n_ins) in ranked:  # parents first: a restored row's parent is back
-                if n > n_ins:
-                    recount = recount or t in on_update
-                    same, full, put_back, _ = self.undo_sql[t]
-                    done = conn.execute(same).rowcount if same else 0
-                    if done < n - n_ins:  # a key moved or a row was deleted
-                        done = conn.execute(full).rowcount
-                        done += conn.execute(put_back).rowcount
-                    if done != n - n_ins:
-                        raise sqlite3.IntegrityError("the undo missed a logged row")
-            for t, (_, n_ins) in reversed(ranked):  # children first: none points at it
-                if n_ins:
-                    conn.execute(self.undo_sql[t][3])
-                    recount = recount or t in on_delete
-            if recount and [r[0] for r in conn.execute(self.count_sql)] != [r[0] for r in plan]:
-                raise sqlite3.IntegrityError("the undo touched a row that was not logged")
-            for t, _ in touched:
-                conn.execute(self.log.clear_sql[t])
-            if self.log.key_log is not None:
+        if total > limit:
+            return False
+        if not touched:
+            if self.log.key_log is not None and conn.execute(self.log.key_log[0]).fetchone():
                 conn.execute(self.log.key_log[1])
-            conn.execute("/*scaleenv:undo*/ COMMIT")
+            return True
+        if txn:
+            conn.execute("/*scaleenv:undo*/ BEGIN")
+        try:
+            self._restore(conn, touched, plan)
+            if txn:
+                conn.execute("/*scaleenv:undo*/ COMMIT")
         except sqlite3.Error:
+            if not txn:
+                raise
             if conn.in_transaction:
                 conn.execute("/*scaleenv:undo*/ ROLLBACK")
             return False
         return True
+
+    def _restore(self, conn: sqlite3.Connection, touched: list, plan: list) -> None:
+        assert self.acting is not None
+        on_delete, on_update = self.acting
+        recount = False
+        ranked = sorted(touched, key=lambda tr: self.order[tr[0]])
+        for t, (n, n_ins) in ranked:  # parents first: a restored row's parent is back
+            if n > n_ins:
+                recount = recount or t in on_update
+                same, full, put_back, _ = self.undo_sql[t]
+                done = conn.execute(same).rowcount if same else 0
+                if done < n - n_ins:  # a key moved or a row was deleted
+                    done = conn.execute(full).rowcount
+                    done += conn.execute(put_back).rowcount
+                if done != n - n_ins:
+                    raise sqlite3.IntegrityError("the undo missed a logged row")
+        for t, (_, n_ins) in reversed(ranked):  # children first: none points at it
+            if n_ins:
+                conn.execute(self.undo_sql[t][3])
+                recount = recount or t in on_delete
+        if recount and [r[0] for r in conn.execute(self.count_sql)] != [r[0] for r in plan]:
+            raise sqlite3.IntegrityError("the undo touched a row that was not logged")
+        for t, _ in touched:
+            conn.execute(self.log.clear_sql[t])
+        if self.log.key_log is not None:
+            conn.execute(self.log.key_log[1])

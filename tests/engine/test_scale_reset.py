@@ -215,3 +215,43 @@ def test_a_failed_switch_deserializes_and_applies_from_statements(tiny_world: Wo
     s.reset(t2)
     s.reset(t1)
     assert deserialized[0] == 1 and _rows(s) == _rows(truth)
+
+
+def test_episode_undo_in_the_switch_falls_back_when_it_cannot(
+    tiny_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The episode is undone in the switch's transaction; an episode over the limit, or one
+    whose undo fails (a row moved by hand), loads the base, and the patches stay replayable."""
+    from test_session import loads, note
+
+    import engine.session as session_mod
+
+    t1, t2 = _task(tiny_world, 1), _task(tiny_world, 2)
+    shared = shared_state(tiny_world)
+    truth = tiny_world.session()
+    truth.restore(apply_patch(tiny_world.spec, shared.base, t2.start_patch, shared.log))
+    s = tiny_world.session()
+    s.reset(t1)
+    s.reset(t2)
+    s.reset(t1)
+    deserialized = loads(s)
+    note(s, "short")  # a short episode: undone in place
+    s.reset(t2)
+    assert deserialized[0] == 0 and _rows(s) == _rows(truth)
+    monkeypatch.setattr(session_mod, "UNDO_LIMIT", 2)
+    s.reset(t1)
+    for i in range(3):
+        note(s, f"n{i}", customer=f"C000{i + 1}")
+    s.reset(t2)
+    assert deserialized[0] == 1 and _rows(s) == _rows(truth)
+    s.reset(t1)
+    conn = s.conn
+    row = conn.execute("SELECT * FROM orders WHERE order_id = '#W0001'").fetchone()
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("DELETE FROM orders WHERE order_id = '#W0001'")
+    conn.execute(f"INSERT INTO orders VALUES ({', '.join('?' * len(row))})", row)
+    conn.execute("PRAGMA foreign_keys = ON")
+    s.reset(t2)
+    assert deserialized[0] == 2 and _rows(s) == _rows(truth) and s.changes() == []
+    assert shared.compiled[shared.digest(t1)] is not None
+    assert shared.compiled[shared.digest(t2)] is not None
