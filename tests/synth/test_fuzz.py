@@ -119,3 +119,5 @@ def test_fuzz_run_on_a_large_world_checks_the_changed_rows(tiny, broken_world, m
     assert rep.ok and rep.successes > 300 and rep.replayed == rep.successes
     reason, _ = fuzz_run(broken_world, 3000, seed=1).failures["cancel_order"]
     assert "cancelled_orders_refunded_once" in reason
+    found = fuzz_stateful(broken_world, max_examples=100, steps=30)
+    assert found.found and "cancelled_orders_refunded_once" in found.reason
