@@ -49,9 +49,11 @@ def one(domain: str, rows: int, tasks: int, seed: int = 0) -> dict[str, Any]:
     from synth.tasks import generate_tasks
 
     out: dict[str, Any] = {"domain": domain, "rows_target": rows}
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     built = build_world(domain, rows=rows, seed=seed, proctest=False)
     out["seed_s"] = time.perf_counter() - t
+    out["seed_cpu_s"] = time.process_time() - cpu
+    out["seed_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # seeding's peak
     db = built.db_bytes
     out["db_mb"] = len(db) / 2**20
     t, cpu = time.perf_counter(), time.process_time()
@@ -161,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"  exponent {a['rows']:,} -> {b['rows']:,}: seed {_exp(a, b, 'seed_s')}, "
                 f"proctest {_exp(a, b, 'proctest_s')} (CPU {_exp(a, b, 'proctest_cpu_s')}), tasks/task {_exp(a, b, 'tasks_s_per_task')}, "
                 f"reset(task) {_exp(a, b, 'reset_task_us')}, login {_exp(a, b, 'call_us')}"
+            )
+        for i, r in enumerate(res):  # seeding alone: CPU (comparable under load), its peak RSS
+            exp = f", CPU exponent {_exp(res[i - 1], r, 'seed_cpu_s')}" if i else ""
+            print(
+                f"  seed {r['rows']:,}: CPU {r['seed_cpu_s']:.1f} s, peak RSS "
+                f"{r['seed_rss_mb']:.0f} MB = {r['seed_rss_mb'] / max(r['db_mb'], 1e-9):.1f}x db{exp}"
             )
     return 0
 
