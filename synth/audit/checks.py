@@ -51,7 +51,10 @@ def texts(value: Any) -> list[str]:
 
 
 def said(value: Any, text: str) -> bool:
-    """``value`` is written in ``text``; a JSON object of attributes when each value is."""
+    """``value`` is written in ``text``; a JSON object of attributes (or an object of a list
+    param: a passenger) when each value is."""
+    if isinstance(value, dict) and value:
+        return all(not isinstance(v, dict | list) and said(v, text) for v in value.values())
     if isinstance(value, str) and value.startswith("{"):
         try:
             obj = json.loads(value)

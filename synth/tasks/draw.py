@@ -11,6 +11,7 @@ from typing import Any
 from engine.spec.models import Param
 from synth.tasks.context import Ctx
 from synth.tasks.domain import fetch_row, owner, rows_where
+from synth.tasks.objects import draw_objects, tied_length
 
 
 def _weighted(rng: random.Random, cands: dict[Any, float], k: int) -> list[Any]:
@@ -168,9 +169,18 @@ def draw_args(
             continue
         src = srcs[name]
         if p.type == "array":
+            need = tied_length(ctx, tool, name, args)  # a length the checks demand, if any
+            if p.items is not None and p.items.type == "object" and (need or p.min_items):
+                objs = draw_objects(
+                    ctx, tool, p, need or max(p.min_items or 1, n_items), context, rng
+                )
+                if objs is not None:
+                    args[name] = objs
+                    continue
             args[name] = _draw_array(
-                ctx, tool, name, p, src.ref, context, rows, groups, n_items, rng, seek, args
-            )
+                ctx, tool, name, p, src.ref, context, rows, groups,
+                n_items if need is None else need, rng, seek, args,
+            )  # fmt: skip
             if not args[name] and (p.min_items or 0) > 0:
                 args[name] = [
                     ctx.free.value(ctx.conn, p.items, src, rng, name) for _ in range(n_items)

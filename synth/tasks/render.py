@@ -39,8 +39,11 @@ def fmt(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.2f}" if round(value, 2) != int(value) else str(int(value))
+    if isinstance(value, dict):  # an object of a list (a passenger): its fields in words
+        return ", ".join(f"{words(str(k))} {fmt(v)}" for k, v in value.items())
     if isinstance(value, list):
-        return ", ".join(fmt(v) for v in value)
+        sep = "; " if any(isinstance(v, dict) for v in value) else ", "
+        return sep.join(fmt(v) for v in value)
     return str(value)
 
 

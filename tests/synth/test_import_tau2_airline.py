@@ -11,6 +11,8 @@ import json
 import os
 import random
 import shutil
+import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from synth.importers.tau2 import import_tau2, same_document
 from synth.importers.tau2_airline_doc import to_airline_document
 from synth.proctest.casegen import Sampler
 from synth.proctest.oracles import arg_problem
+from synth.tasks.generate import generate_tasks
 
 MINI = Path(__file__).resolve().parents[2] / "fixtures" / "tau2_mini_airline"
 WRITE_TOOLS = {
@@ -301,3 +304,63 @@ def test_tools_and_real_gold_calls_match_a_tau2_checkout(imported):
         s.prepared(a["name"]).validate(dict(a["arguments"]))  # raises on a refused argument
         checked += 1
     assert checked >= 100
+
+
+def _rows(conn, sql, *args):
+    return conn.execute(sql, args).fetchall()
+
+
+def _person(p: dict) -> tuple:
+    return (p["first_name"], p["last_name"], p["dob"])
+
+
+def test_tasks_gen_covers_every_write_tool_on_the_users_own_rows(imported):
+    """Every write tool gets tasks (update_reservation_passengers too: its list must have
+    as many passengers as the reservation has), each acting for the task's user on their own
+    reservations and payment methods; passengers are the reservation's own with one of the
+    user's saved passengers put in (or one field corrected), all said in the instruction."""
+    world = World.load(imported.path)
+    made = generate_tasks(world, 40, seed=0)
+    covered = {a.tool for t in made.tasks for a in t.gold_actions} & WRITE_TOOLS
+    assert covered == WRITE_TOOLS, made.report["explain"]
+    pol = made.report["policies"]
+    assert pol["gold"] == 1.0 and pol["empty"] == 0.0
+    s = world.session()
+    checked = Counter()
+    for task in made.tasks:
+        s.reset(task)
+        known = task.user.known
+        for act in task.gold_actions:
+            conn = sqlite3.connect(":memory:")
+            conn.deserialize(s.snapshot())
+            (user,) = _rows(conn, "SELECT user_id FROM users WHERE user_id = ? OR email = ?",
+                            known.get("user_id"), known.get("email"))[0]  # fmt: skip
+            args = act.args
+            if act.tool in WRITE_TOOLS and "user_id" in args:
+                assert args["user_id"] == user, (task.id, act.tool)
+            if act.tool in WRITE_TOOLS and "reservation_id" in args:  # the user's own
+                assert _rows(conn, "SELECT user_id FROM reservations WHERE reservation_id = ?",
+                             args["reservation_id"]) == [(user,)], (task.id, act.tool)  # fmt: skip
+            pays = [args["payment_id"]] if args.get("payment_id") else []
+            pays += [p["payment_id"] for p in args.get("payment_methods") or []]
+            for pid in pays if act.tool in WRITE_TOOLS else []:  # the user's own, never said
+                assert _rows(conn, "SELECT user_id FROM payment_methods WHERE id = ?",
+                             pid) == [(user,)], (task.id, act.tool)  # fmt: skip
+                assert pid not in task.instruction, (task.id, act.tool)
+            if act.tool == "update_reservation_passengers":
+                now = [tuple(r) for r in _rows(conn, "SELECT first_name, last_name, dob FROM "
+                       "reservation_passengers WHERE reservation_id = ? ORDER BY position",
+                       args["reservation_id"])]  # fmt: skip
+                saved = {tuple(r) for r in _rows(conn, "SELECT first_name, last_name, dob "
+                         "FROM saved_passengers WHERE user_id = ?", user)}  # fmt: skip
+                new = [_person(p) for p in args["passengers"]]
+                assert len(new) == len(now) and new != now, (task.id, new, now)
+                for i, p in enumerate(new):
+                    assert all(str(v) in task.instruction for v in p), (task.id, p)
+                    fixed = sum(a != b for a, b in zip(p, now[i], strict=True)) == 1
+                    assert p in saved or p in now or fixed, (task.id, p)
+            conn.close()
+            checked[act.tool] += 1
+            assert s.call(act.tool, act.args).ok, (task.id, act.tool)
+        assert s.evaluate(task, messages=task.required_answers).reward == 1.0, task.id
+    assert set(checked) >= WRITE_TOOLS
