@@ -152,9 +152,13 @@ def tools() -> dict[str, Any]:
             "description": "List the name and product id of all product types. Each product "
             "type has a variety of different items with unique item ids and options. There "
             "are only 50 product types in the store.",
+            # tau2 returns json.dumps(..., sort_keys=True): a JSON *string* with ', ' and ': '
+            # (an agent reads that very text; json_group_object would write it compactly);
+            # BINARY order on UTF-8 is Python's code point order of the keys
             "returns": {
-                "query": "SELECT json_group_object(name, product_id) FROM (SELECT name, "
-                "product_id FROM products ORDER BY name)",
+                "query": "SELECT '{' || COALESCE(group_concat(json_quote(name) || ': ' || "
+                "json_quote(product_id), ', '), '') || '}' FROM (SELECT name, product_id FROM "
+                "products ORDER BY name)",
                 "shape": "scalar",
             },
         },
