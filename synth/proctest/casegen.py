@@ -24,7 +24,7 @@ from synth.proctest.literals import sql_literals
 from synth.proctest.objects import is_objects, object_value, settle
 from synth.proctest.oracles import arg_problem
 from synth.proctest.regexgen import regex_sample
-from synth.proctest.sampling import Pool, RowSample
+from synth.proctest.sampling import Edge, Pool, RowSample
 
 
 # ---- the sampler -----------------------------------------------------------------------------
@@ -47,7 +47,8 @@ class Sampler:
             if col.references
         ]
         self.now = datetime.strptime(self.spec.now, DATETIME_FMT)
-        self.rows = RowSample(self.s.conn, self.spec, self.edges)  # swapped per state: States
+        edges: list[Edge] = [(c, cc, p, pc) for c, cc, p, pc in self.edges]
+        self.rows = RowSample(self.s.conn, self.spec, edges)  # swapped per state: States
 
     def depth(self, table: str, seen: frozenset[str] = frozenset()) -> int:
         """Longest foreign-key chain above ``table`` (0 for a root table)."""

@@ -298,9 +298,9 @@ class States:
                     if s.call(name, args).ok:
                         calls.append({"tool": name, "args": args})
                 changes = s.changes()
-                task = Task.model_construct(
-                    id=f"proctest-walk-{i + 1}", domain=spec.name, start_patch=changes
-                )
+                # only a start patch: all that Session.reset(task) reads of a task
+                patch: dict[str, Any] = {"start_patch": changes, "domain": spec.name}
+                task = Task.model_construct(id=f"proctest-walk-{i + 1}", **patch)
                 self._walks.append(Walk(list(calls), task))
             s.reset()
             self.sampler.hot = {}

@@ -48,8 +48,8 @@ class RowSample:
         for cache in (self.pools, self.strata_, self.highest):
             for key in [k for k in cache if tables is None or k[0] in tables]:
                 del cache[key]
-        for key in [k for k in self.rowids_ if tables is None or k in tables]:
-            del self.rowids_[key]
+        for table in [t for t in self.rowids_ if tables is None or t in tables]:
+            del self.rowids_[table]
 
     def fresh(self) -> RowSample:
         """An empty sample of another state of the same database (rare rows shared)."""
