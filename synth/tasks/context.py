@@ -54,7 +54,9 @@ class Ctx:
         self.base_conn = bytes_to_connection(world.base_bytes)
         self.links: dict[tuple, list[tuple[Any, int, str]]] = {}
         self._keys: dict[str, list[tuple]] = {}
-        self.token: int | None = None
+        self.token: int | None = None  # names the state memo entries were made on
+        self._state: bytes | None = None
+        self._states = 0
         self.excluded: dict[str, set[Any]] = {}
         self.memo: dict[tuple, Any] = {}
         self.depths: dict[str, int] = {}
@@ -69,7 +71,9 @@ class Ctx:
     # ---- state ---------------------------------------------------------------------------------
     def at(self, state: bytes) -> None:
         self.s.restore(state)
-        self.token = hash(state)
+        if state is not self._state:  # a token per state object: hash() would read all its bytes
+            self._state, self._states = state, self._states + 1
+        self.token = self._states
         if len(self.memo) > 20000:
             self.memo.clear()
 

@@ -42,10 +42,13 @@ class Distractors:
         self.sb = sb
         self.spec = sb.spec
         self.info = sb.info
+        self.base = sb.ctx.base_conn  # the world's base state, for per-world look-ups
+        self._values: dict[tuple[str, str], list[Any]] = {}
 
     @cached_property
     def fills(self) -> list[tuple[str, str, str]]:
-
+        """The spec's fills of derived columns, rerun on a copy's own rows (an order's
+        total from its copied items)."""
         out = []
         for table, col, stmt, _reads in fill_plan(self.spec):
             c = self.spec.entities[table].columns[col]
@@ -273,16 +276,25 @@ class Distractors:
             if re.fullmatch(r"\d+", old):
                 n = int(old) + rng.randint(1, 9)
                 return str(n).zfill(len(old))[-len(old) :]
-            vals = [
-                r[0]
-                for r in conn.execute(
-                    TAG + f"SELECT DISTINCT {q(col)} FROM {q(table)} WHERE {q(col)} IS NOT NULL "
-                    f"AND {q(col)} <> ? ORDER BY 1 LIMIT 50",
-                    (old,),
-                ).fetchall()
-            ]
+            vals = [v for v in self._some_values(table, col) if v != old][:50]
             return rng.choice(vals) if vals else None
         return None
+
+    def _some_values(self, table: str, col: str) -> list[Any]:
+        """The first 51 distinct values of a column in the base state, once per world (a
+        DISTINCT over an unindexed column per copy was O(world)). A patch adds no values a
+        near miss would draw here: its copies repeat base values, its edits are dates,
+        numbers and enum members."""
+        got = self._values.get((table, col))
+        if got is None:
+            got = self._values[(table, col)] = [
+                r[0]
+                for r in self.base.execute(
+                    TAG + f"SELECT DISTINCT {q(col)} FROM {q(table)} WHERE {q(col)} IS NOT NULL "
+                    "ORDER BY 1 LIMIT 51"
+                )
+            ]
+        return got
 
 
 class _Skip(Exception):
