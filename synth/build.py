@@ -30,6 +30,8 @@ from synth.seed.plan import plan_counts
 from synth.seed.seeder import seed_database
 from synth.tasks import generate_tasks
 
+SEED_CACHE_KIB = 16384  # page cache while seeding (KiB)
+
 
 @dataclass
 class BuildResult:
@@ -58,7 +60,9 @@ def seeded_database(
 
     Seeded in a temporary file, not in memory: the pages live in the OS cache, not in this
     process (an in-memory database at 1M rows holds about twice the vacuumed size until
-    VACUUM), and the result is read once from the vacuumed file (no serialize copy)."""
+    VACUUM), and the result is read once from the vacuumed file (no serialize copy).
+    A 16 MB page cache keeps the page reads cheap (the default 2 MB cost 4 s more system
+    time at 1M retail rows)."""
     with tempfile.TemporaryDirectory(prefix="scaleenv-seed-") as tmp:
         path = Path(tmp) / DB_FILE
         path.write_bytes(create_world_db(spec, revisions))
@@ -66,6 +70,7 @@ def seeded_database(
         try:
             conn.execute("PRAGMA journal_mode = OFF")  # a scratch file: a failure discards it
             conn.execute("PRAGMA synchronous = OFF")
+            conn.execute(f"PRAGMA cache_size = -{SEED_CACHE_KIB}")
             with bounded(conn, seed_steps(rows), f"seeding {spec.name}"):
                 got = seed_database(spec, conn, seed, rows=rows)
             if counts is not None:
