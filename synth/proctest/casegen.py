@@ -260,11 +260,9 @@ class Sampler:
         for x in v[:3] if isinstance(v, list) else [v]:
             if isinstance(x, list | dict):
                 continue
-            row = self.s.conn.execute(
-                f"SELECT rowid FROM {q(t)} WHERE {q(c)} = ? LIMIT 1", (x,)
-            ).fetchone()
-            if row:
-                chosen += [(t, row[0]), *self.parents(t, row[0])]
+            rid = self.rows.rowid_of(t, c, x)
+            if rid is not None:
+                chosen += [(t, rid), *self.parents(t, rid)]
 
     def value(self, p: Param, refs: list[Ref], chosen: list, rng: random.Random, n: int) -> Any:
         if is_objects(p):

@@ -157,10 +157,8 @@ class _Search:
             for x in (v if isinstance(v, list) else [v])[:3]:
                 if isinstance(x, dict | list) or x is None:
                     continue
-                row = conn.execute(
-                    f"SELECT rowid FROM {q(t)} WHERE {q(c)} = ? LIMIT 1", (x,)
-                ).fetchone()
-                for tb, rid in [(t, row[0]), *sm.parents(t, row[0])] if row else []:
+                row = sm.rows.rowid_of(t, c, x)
+                for tb, rid in [(t, row), *sm.parents(t, row)] if row is not None else []:
                     cols = self.flags.setdefault(
                         tb,
                         [

@@ -70,8 +70,9 @@ def rows_near(
     seeds: list[tuple[str, int]] = []
     for table in spec.entities:
         for col in key_columns(spec, table):
-            sql = f"SELECT rowid FROM {q(table)} WHERE {q(col)} IN ({marks}) ORDER BY rowid LIMIT 3"
-            seeds += [(table, r[0]) for r in conn.execute(sql, vals)]
+            cond, binds = sampler.rows.restrict(table, col)  # no full scan of a large table
+            sql = f"SELECT rowid FROM {q(table)} WHERE {q(col)} IN ({marks}){cond} ORDER BY rowid LIMIT 3"
+            seeds += [(table, r[0]) for r in conn.execute(sql, [*vals, *binds])]
     near = list(seeds)
     for table, rid in seeds:
         near += sampler.parents(table, rid)

@@ -42,6 +42,7 @@ class RowSample:
         self.rowids_: dict[str, str | None] = {}  # table -> JSON list of sampled rowids
         self.highest: dict[tuple[str, str], Any] = {}
         self.rare: dict[str, list[int]] = {}  # shared by every state: see ``clear``
+        self.leading: dict[str, set[str]] = {}  # table -> columns an index starts with
 
     def clear(self, tables: Any = None) -> None:
         """Forget what was read of ``tables`` (all when None) after the state changed."""
@@ -54,7 +55,7 @@ class RowSample:
     def fresh(self) -> RowSample:
         """An empty sample of another state of the same database (rare rows shared)."""
         other = RowSample(self.conn, self.spec, self.edges)
-        other.rare = self.rare
+        other.rare, other.leading = self.rare, self.leading
         return other
 
     # ---- which rows ----------------------------------------------------------------------
@@ -68,7 +69,10 @@ class RowSample:
             if n <= SAMPLE:
                 self.rowids_[table] = None
                 return None
-            lo, hi = self.conn.execute(f"SELECT MIN(rowid), MAX(rowid) FROM {t}").fetchone()
+            # two queries: SQLite reads MIN and MAX of the rowid from the b-tree's ends only
+            # when each is alone (together they scan the table)
+            lo = self.conn.execute(f"SELECT MIN(rowid) FROM {t}").fetchone()[0]
+            hi = self.conn.execute(f"SELECT MAX(rowid) FROM {t}").fetchone()[0]
             probe = f"SELECT rowid FROM {t} WHERE rowid >= ? ORDER BY rowid LIMIT 1"
             got: set[int] = set()
             for i in range(SAMPLE):
@@ -139,6 +143,33 @@ class RowSample:
         cond, binds = self._where(table)
         sql = f"SELECT MIN(rowid) FROM {q(table)} WHERE 1{cond} GROUP BY {q(col)} ORDER BY 1 LIMIT {limit}"
         return [r[0] for r in self.conn.execute(sql, binds)]
+
+    def indexed(self, table: str, col: str) -> bool:
+        """Whether a look-up by ``col`` is a b-tree search (an index starts with it)."""
+        if table not in self.leading:
+            lead = set(self.spec.entities[table].primary_key[:1])
+            for idx in self.conn.execute("SELECT name FROM pragma_index_list(?)", (table,)):
+                first = self.conn.execute(
+                    "SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (idx[0],)
+                ).fetchone()
+                lead |= {first[0]} if first and first[0] else set()
+            self.leading[table] = lead
+        return col in self.leading[table]
+
+    def restrict(self, table: str, col: str, alias: str = "") -> tuple[str, list[Any]]:
+        """A condition (`` AND ...``) and its binds keeping a look-up by ``col`` off a full
+        scan: none when ``col`` is indexed or the table small, else the sampled rows."""
+        if self.indexed(table, col):
+            return "", []
+        return self._where(table, alias)
+
+    def rowid_of(self, table: str, col: str, value: Any) -> int | None:
+        """A row holding ``value`` in ``col`` (among the sampled rows when ``col`` has no
+        index and the table is large: the values drawn come from those)."""
+        cond, binds = self.restrict(table, col)
+        sql = f"SELECT rowid FROM {q(table)} WHERE {q(col)} = ?{cond} LIMIT 1"
+        row = self.conn.execute(sql, [value, *binds]).fetchone()
+        return None if row is None else row[0]
 
     def complete(self, table: str) -> bool:
         """Whether the pools of ``table`` hold every row (a small table)."""
