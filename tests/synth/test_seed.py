@@ -23,6 +23,7 @@ from synth.build import build_world
 from synth.seed.fills import fill_dependencies, fill_plan
 from synth.seed.ranges import check_bounds
 from synth.seed.seeder import SeedError, plan_counts, seed_database, table_order
+from synth.seed.settle import close_rowid_gaps
 from synth.seed.values import Pattern
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -362,6 +363,40 @@ def test_invariant_violations_are_repaired(spec: DomainSpec) -> None:
         "SELECT COUNT(*) FROM payments p JOIN orders o USING (order_id) WHERE p.amount != o.total"
     )
     assert conn.execute(stale).fetchone()[0] == 0
+
+
+def test_repaired_tables_are_renumbered_and_the_cookie_kept(spec: DomainSpec) -> None:
+    # an import of the exported rows numbers them 1..n in order under the migrated schema
+    data = spec.model_dump()
+    data["invariants"].append(
+        {"name": "no_big_orders", "violations": "SELECT order_id FROM orders WHERE total > 600"}
+    )
+    spec2 = DomainSpec.model_validate(data)
+    cookie = fresh(spec2).execute("PRAGMA schema_version").fetchone()[0]
+    conn, counts = seeded(spec2)
+    assert counts.repaired.get("no_big_orders", 0) > 0
+    assert conn.execute("PRAGMA schema_version").fetchone()[0] == cookie
+    plain = [t for t, e in spec2.entities.items() if e.columns[e.primary_key[0]].type != "integer"]
+    assert "orders" in plain
+    for table in plain:  # (an INTEGER primary key is the rowid: its gaps are values)
+        n, top = conn.execute(f"SELECT COUNT(*), MAX(rowid) FROM {table}").fetchone()
+        assert n == (top or 0), table
+
+
+def test_close_rowid_gaps_keeps_the_order_and_leaves_integer_keys(spec: DomainSpec) -> None:
+    conn, _ = seeded(spec)
+    ids = [r[0] for r in conn.execute("SELECT customer_id FROM customers ORDER BY rowid")]
+    items = [r[0] for r in conn.execute("SELECT rowid FROM order_items ORDER BY rowid")]
+    for i in (0, 1, 6, 7, 8, len(ids) - 1):
+        conn.execute("DELETE FROM customers WHERE customer_id = ?", (ids[i],))
+    conn.execute("DELETE FROM order_items WHERE rowid IN (?, ?)", (items[0], items[5]))
+    moved = close_rowid_gaps(conn, spec)
+    assert moved == {"customers": len(ids) - 6}  # every row after the first gap, once
+    kept = [c for i, c in enumerate(ids) if i not in (0, 1, 6, 7, 8, len(ids) - 1)]
+    got = conn.execute("SELECT rowid, customer_id FROM customers ORDER BY rowid").fetchall()
+    assert got == list(enumerate(kept, start=1))
+    left = [r[0] for r in conn.execute("SELECT rowid FROM order_items ORDER BY rowid")]
+    assert left == [r for r in items if r not in (items[0], items[5])]  # the key is a column
 
 
 def test_unrepairable_invariant_raises(spec: DomainSpec) -> None:
