@@ -278,6 +278,7 @@ class _Seeder:
                 if t == table:
                     i = cols.index(c)
                     self.keys[(t, c)] = [r[i] for r in rows]
+            rows = []  # not alive while the next table is drawn (peak memory at 1M rows)
         self._deferred_fks()
 
     def _deferred_fks(self) -> None:
