@@ -288,11 +288,30 @@ def check_grounding(sch: AuditSchema, s: Session, task: Task) -> list[str]:
                     continue
                 if any(_picked(item, x, task.instruction) for item in items):
                     continue
+                if isinstance(x, dict) and _object_said(p, x, task.instruction, known, described):
+                    continue
                 out.append(f"grounding: gold action {i} {a.tool}.{name}={x!r} is not derivable")
         r = s.call(a.tool, a.args)
         results.append(flatten(r.result) if r.ok else [])
         items += _lists(r.result) if r.ok else []
     return out
+
+
+def _object_said(
+    p: Any, obj: dict[str, Any], text: str, known: list[Any], described: set[tuple[str, str]]
+) -> bool:
+    """Each field of an object of a list is said, known, or names a row the instruction
+    describes (a payment method said as 'my gift card', never by its id)."""
+    props = p.items.properties if p is not None and p.items is not None else None
+    for f, v in obj.items():
+        if isinstance(v, dict | list):
+            return False
+        if said(v, text) or any(str(v) == str(k) for k in known):
+            continue
+        ref = props[f].references if props and f in props else None
+        if not (ref and (ref.partition(".")[0], str(v)) in described):
+            return False
+    return True
 
 
 def _lists(result: Any) -> list[list[dict[str, Any]]]:

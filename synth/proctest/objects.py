@@ -24,6 +24,7 @@ from engine.runtime.call import prepare_call
 from engine.spec.models import Param
 
 if TYPE_CHECKING:
+    from engine.session import Session
     from synth.proctest.casegen import Sampler
 
 
@@ -62,21 +63,45 @@ def object_value(
     return [_fields(sampler, p.items, chosen, rng, generic) for _ in range(k)]
 
 
-def _let_numbers(sampler: Sampler, name: str, args: dict[str, Any]) -> list[int | float]:
-    """The numbers the tool's lets compute for ``args`` on the current state (none when
-    the call cannot be prepared)."""
-    pt = sampler.s.prepared(name)
+def let_numbers(s: Session, name: str, args: dict[str, Any]) -> list[int | float]:
+    """The numbers the tool's lets compute for ``args`` on the session's current state (none
+    when the call cannot be prepared): the totals amounts may have to add up to. Shared with
+    task drawing (``synth.tasks.object_rows``)."""
+    pt = s.prepared(name)
     if pt is None or not pt.lets:
         return []
     try:
         binds, _ = prepare_call(
-            sampler.s.conn, pt, pt.validate(args), sampler.spec.now, sampler.spec.name,
-            preconditions=False,
-        )  # fmt: skip
+            s.conn, pt, pt.validate(args), s.spec.now, s.spec.name, preconditions=False
+        )
     except (ArgError, sqlite3.Error, OverflowError, ValueError):
         return []
     nums = [binds[n] for n, _ in pt.lets]
     return [v for v in nums if type(v) in (int, float)]
+
+
+def amount_fields(items: Param) -> list[str]:
+    """The numeric fields of an object that reference no column: amounts a call chooses."""
+    return [
+        f for f, fp in (items.properties or {}).items()
+        if fp.type in ("integer", "number") and not fp.references
+    ]  # fmt: skip
+
+
+def settled(
+    items: list[Any], field: str, target: int | float, integer: bool
+) -> list[dict[str, Any]] | None:
+    """``items`` with ``field`` of the first object set so that the field adds up to
+    ``target`` over all of them (None: the remainder is not a whole number where it must be)."""
+    if not items or not isinstance(items[0], dict):
+        return None
+    rest = sum(x.get(field) or 0 for x in items[1:] if isinstance(x, dict))
+    first = target - rest
+    if integer:
+        if first != int(first):
+            return None
+        first = int(first)
+    return [{**items[0], field: first}, *items[1:]]
 
 
 def settle(sampler: Sampler, name: str, args: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -88,23 +113,16 @@ def settle(sampler: Sampler, name: str, args: dict[str, Any], rng: random.Random
         if not (is_objects(p) and p.type == "array" and isinstance(items, list) and items):
             continue
         assert p.items is not None
-        numeric = [
-            f for f, fp in (p.items.properties or {}).items()
-            if fp.type in ("integer", "number") and not fp.references
-        ]  # fmt: skip
+        numeric = amount_fields(p.items)
         if not numeric or rng.random() < 0.5:
             continue
-        targets = _let_numbers(sampler, name, args)
+        targets = let_numbers(sampler.s, name, args)
         if not targets:
             continue
         field, target = rng.choice(numeric), rng.choice(targets)
-        rest = sum(x.get(field) or 0 for x in items[1:] if isinstance(x, dict))
-        first = target - rest
-        if p.items.properties and p.items.properties[field].type == "integer":
-            if first != int(first):
-                continue
-            first = int(first)
-        new = [{**items[0], field: first}, *items[1:]] if isinstance(items[0], dict) else None
+        props = p.items.properties or {}
+        integer = field in props and props[field].type == "integer"
+        new = settled(items, field, target, integer)
         if new is not None:
             args = {**args, pname: new}
     return args

@@ -11,6 +11,7 @@ from typing import Any
 from engine.spec.models import Param
 from synth.tasks.context import Ctx
 from synth.tasks.domain import fetch_row, owner, rows_where
+from synth.tasks.object_rows import draw_order, draw_row_objects
 from synth.tasks.objects import draw_objects, tied_length
 
 
@@ -170,10 +171,18 @@ def draw_args(
         src = srcs[name]
         if p.type == "array":
             need = tied_length(ctx, tool, name, args)  # a length the checks demand, if any
-            if p.items is not None and p.items.type == "object" and (need or p.min_items):
-                objs = draw_objects(
-                    ctx, tool, p, need or max(p.min_items or 1, n_items), context, rng
-                )
+            if p.items is not None and p.items.type == "object":  # never an empty list
+                objs = None
+                if not (need or p.min_items):
+                    objs = draw_row_objects(
+                        ctx, tool, name, p, n_items, context, rows, rng, seek, args
+                    )
+                    if objs == []:  # no row passes with the args drawn: draw them again
+                        raise DeadEnd(f"{tool}.{name}")
+                if objs is None:
+                    objs = draw_objects(
+                        ctx, tool, p, need or max(p.min_items or 1, n_items), context, rng
+                    )
                 if objs is not None:
                     args[name] = objs
                     continue
@@ -355,13 +364,19 @@ def _depth_of(ctx: Ctx, table: str, seen: frozenset[str]) -> int:
 
 def _param_order(ctx: Ctx, tool: str) -> list[str]:
     """Params naming the most specific rows first (flights before airports, items before
-    variants), so the rest are drawn from rows linked to them; free values last."""
+    variants), so the rest are drawn from rows linked to them; free values next; arrays of
+    objects last, whose checks read the rest (seats for a cabin, a price to pay)."""
     srcs = ctx.sources[tool]
 
-    def rank(item: tuple[int, str]) -> tuple[int, int]:
+    params = ctx.tools[tool].params
+
+    def rank(item: tuple[int, str]) -> tuple[int, int, int]:
         i, name = item
+        p = params[name]
+        if p.type == "array" and p.items is not None and p.items.type == "object":
+            return (2, draw_order(p), i)  # after the scalars their checks read
         ref = srcs[name].ref
-        return (-_depth(ctx, ref.split(".")[0]) if ref else 1, i)
+        return (-_depth(ctx, ref.split(".")[0]) if ref else 1, 0, i)
 
     return [n for _, n in sorted(enumerate(ctx.tools[tool].params), key=rank)]
 

@@ -205,6 +205,23 @@ def _row_named(
     return None
 
 
+def _object(ctx: Ctx, conn: sqlite3.Connection, call: Call, p: Any, obj: Any, used: list) -> str:
+    """An object of a list as a user says it: a field naming a row the user owns is said of
+    that row ('my payment method (source gift_card)'), never by its id; others by value."""
+    props = p.items.properties if p.items is not None else None
+    if not isinstance(obj, dict) or not props:
+        return fmt(obj)
+    parts = []
+    for f, v in obj.items():
+        ref = props[f].references if f in props else None
+        table, _, col = (ref or "").partition(".")
+        key = None
+        if ref and table != ctx.info.user_table and ctx.info.owned(table):
+            key = _row_named(ctx, conn, call, table, col, v, used)
+        parts.append(describe(ctx, conn, table, key) if key is not None else f"{words(f)} {fmt(v)}")
+    return ", ".join(parts)
+
+
 def request(ctx: Ctx, conn: sqlite3.Connection, call: Call) -> str:
     """'cancel pending order for order 4W4817420 (reason: no longer needed)'."""
     t = ctx.tools[call.tool]
@@ -243,6 +260,10 @@ def request(ctx: Ctx, conn: sqlite3.Connection, call: Call) -> str:
                 target = descs[0]
             else:
                 details.append(f"{_label(name) if rowwise else words(name)}: {'; '.join(descs)}")
+        elif v and isinstance(v, list) and all(isinstance(x, dict) for x in v):
+            used_rows: list[dict[str, Any]] = []
+            said = [_object(ctx, conn, call, t.params[name], x, used_rows) for x in v]
+            details.append(f"{words(name)}: {'; '.join(said)}")
         else:
             details.append(f"{words(name)}: {fmt(v)}")
     text = words(call.tool)

@@ -314,13 +314,18 @@ def _person(p: dict) -> tuple:
     return (p["first_name"], p["last_name"], p["dob"])
 
 
-def test_tasks_gen_covers_every_write_tool_on_the_users_own_rows(imported):
+@pytest.fixture(scope="module")
+def made40(imported):
+    world = World.load(imported.path)
+    return world, generate_tasks(world, 40, seed=0)
+
+
+def test_tasks_gen_covers_every_write_tool_on_the_users_own_rows(made40):
     """Every write tool gets tasks (update_reservation_passengers too: its list must have
     as many passengers as the reservation has), each acting for the task's user on their own
     reservations and payment methods; passengers are the reservation's own with one of the
     user's saved passengers put in (or one field corrected), all said in the instruction."""
-    world = World.load(imported.path)
-    made = generate_tasks(world, 40, seed=0)
+    world, made = made40
     covered = {a.tool for t in made.tasks for a in t.gold_actions} & WRITE_TOOLS
     assert covered == WRITE_TOOLS, made.report["explain"]
     pol = made.report["policies"]
@@ -364,3 +369,45 @@ def test_tasks_gen_covers_every_write_tool_on_the_users_own_rows(imported):
             assert s.call(act.tool, act.args).ok, (task.id, act.tool)
         assert s.evaluate(task, messages=task.required_answers).reward == 1.0, task.id
     assert set(checked) >= WRITE_TOOLS
+
+
+def test_booking_tasks_book_flights_for_passengers_paid_in_full(made40):
+    """Every book_reservation task books at least one flight date that is available with
+    seats, for at least one passenger said by name and date of birth, paid with the user's
+    own payment methods (said by kind, never by id) whose amounts add up to tau2's price."""
+    world, made = made40
+    s = world.session()
+    booked = 0
+    for task in made.tasks:
+        s.reset(task)
+        for act in task.gold_actions:
+            if act.tool == "book_reservation":
+                a = act.args
+                assert a["flights"] and a["passengers"] and a["payment_methods"], task.id
+                conn = sqlite3.connect(":memory:")
+                conn.deserialize(s.snapshot())
+                cabin, n = a["cabin"], len(a["passengers"])
+                price = 0
+                for f in a["flights"]:
+                    (status, seats, p), = _rows(conn, f"SELECT status, {cabin}_seats, "
+                        f"{cabin}_price FROM flight_dates WHERE flight_number = ? AND date = ?",
+                        f["flight_number"], f["date"])  # fmt: skip
+                    assert status == "available" and seats >= n, (task.id, f)
+                    assert f["flight_number"] in task.instruction and f["date"] in task.instruction
+                    price += p
+                total = price * n + (30 * n if a["insurance"] == "yes" else 0)
+                total += 50 * a["nonfree_baggages"]
+                assert sum(m["amount"] for m in a["payment_methods"]) == total, task.id
+                for m in a["payment_methods"]:
+                    (source, left), = _rows(conn, "SELECT source, amount FROM payment_methods "
+                        "WHERE user_id = ? AND id = ?", a["user_id"], m["payment_id"])  # fmt: skip
+                    assert m["amount"] > 0 and (left is None or left >= m["amount"]), task.id
+                    assert m["payment_id"] not in task.instruction
+                    assert f"amount {m['amount']}" in task.instruction, task.id
+                for p in a["passengers"]:
+                    assert all(str(v) in task.instruction for v in _person(p)), (task.id, p)
+                conn.close()
+                booked += 1
+            assert s.call(act.tool, act.args).ok, (task.id, act.tool)
+        assert s.evaluate(task, messages=task.required_answers).reward == 1.0, task.id
+    assert booked >= 5
