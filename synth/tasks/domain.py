@@ -287,22 +287,23 @@ class SchemaInfo:
         return self._paths[key]
 
     def path_sql(self, src: str, path: tuple[Step, ...], col: str) -> str:
+        """The distinct values of ``col`` at the end of ``path`` from one ``src`` row, as
+        nested IN semi-joins: the same values as the chain of joins, but a path through a
+        shared row (every reservation at an airport, then their airports' reservations)
+        costs the sum of the steps' distinct rows, not their product."""
         key = (src, path, col)
         sql = self._sql.get(key)
         if sql is None:
-            parts = [f"SELECT DISTINCT t{len(path)}.{q(col)} FROM {q(src)} t0"]
-            for i, st in enumerate(path):
-                a, b = f"t{i}", f"t{i + 1}"
-                on = (
-                    f"{b}.{q(st.fk.pcol)} = {a}.{q(st.fk.column)}"
-                    if st.up
-                    else f"{b}.{q(st.fk.column)} = {a}.{q(st.fk.pcol)}"
-                )
-                parts.append(f"JOIN {q(st.dst)} {b} ON {on}")
-            where = " AND ".join(f"t0.{q(c)} = ?" for c in self.pk(src))
-            parts.append(f"WHERE {where} AND t{len(path)}.{q(col)} IS NOT NULL")
-            parts.append(f"ORDER BY 1 LIMIT {RELATED_LIMIT}")
-            sql = self._sql[key] = TAG + " ".join(parts)
+            table = q(src)
+            where = " AND ".join(f"{q(c)} = ?" for c in self.pk(src))
+            for st in path:
+                out, mine = (st.fk.column, st.fk.pcol) if st.up else (st.fk.pcol, st.fk.column)
+                where = f"{q(mine)} IN (SELECT {q(out)} FROM {table} WHERE {where})"
+                table = q(st.dst)
+            sql = self._sql[key] = (
+                TAG + f"SELECT DISTINCT {q(col)} FROM {table} WHERE {where} "
+                f"AND {q(col)} IS NOT NULL ORDER BY 1 LIMIT {RELATED_LIMIT}"
+            )
         return sql
 
     def up_path(self, src: str, dst: str) -> tuple[Step, ...] | None:
