@@ -114,7 +114,33 @@ def draw_row_objects(
         if r not in rows:
             rows.append(r)
             context.append(r)
+    if got:
+        bound.update(_echoed(ctx, tool, bound, got[0][0]))
     return [o for _r, o in got]
+
+
+def _echoed(ctx: Ctx, tool: str, bound: dict[str, Any], first: Row) -> dict[str, Any]:
+    """Written text params no check reads, named like a column of the first element's row
+    or a row it references (a booking's origin and destination: its first leg's flight's),
+    so the call does not contradict the rows it books."""
+    t = ctx.tools[tool]
+    read = {u for _sql, _rule, used in ctx.checks[tool] for u in used}
+    row = fetch_row(ctx.conn, ctx.info, first[0], first[1]) or {}
+    found = [row]
+    for fk in ctx.info.parents(first[0]):
+        parent = fetch_row(ctx.conn, ctx.info, fk.parent, {fk.pcol: row.get(fk.column)})
+        if parent is not None and ctx.info.pk(fk.parent) == [fk.pcol]:
+            found.append(parent)
+    out: dict[str, Any] = {}
+    for name, p in t.params.items():
+        src = ctx.sources[tool][name]
+        if name not in bound or p.type != "string" or src.ref or not src.written or name in read:
+            continue
+        for r in found:
+            if isinstance(r.get(name), str):
+                out[name] = r[name]
+                break
+    return out
 
 
 def _legs(

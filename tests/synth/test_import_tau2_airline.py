@@ -374,7 +374,8 @@ def test_tasks_gen_covers_every_write_tool_on_the_users_own_rows(made40):
 def test_booking_tasks_book_flights_for_passengers_paid_in_full(made40):
     """Every book_reservation task books at least one flight date that is available with
     seats, for at least one passenger said by name and date of birth, paid with the user's
-    own payment methods (said by kind, never by id) whose amounts add up to tau2's price."""
+    own payment methods (said by kind, never by id) whose amounts add up to tau2's price;
+    its origin and destination are those of the first leg's flight."""
     world, made = made40
     s = world.session()
     booked = 0
@@ -395,6 +396,9 @@ def test_booking_tasks_book_flights_for_passengers_paid_in_full(made40):
                     assert status == "available" and seats >= n, (task.id, f)
                     assert f["flight_number"] in task.instruction and f["date"] in task.instruction
                     price += p
+                first = a["flights"][0]["flight_number"]
+                assert _rows(conn, "SELECT origin, destination FROM flights WHERE "
+                             "flight_number = ?", first) == [(a["origin"], a["destination"])]  # fmt: skip
                 total = price * n + (30 * n if a["insurance"] == "yes" else 0)
                 total += 50 * a["nonfree_baggages"]
                 assert sum(m["amount"] for m in a["payment_methods"]) == total, task.id
