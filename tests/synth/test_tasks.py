@@ -359,3 +359,36 @@ def test_patterns_and_key_phrases(world):
     assert from_pattern(r"^(a|b)$", rng) is None
     assert pattern_of("usr_0738578") == "usr_#######" and pattern_of("QKJXRT") == "??????"
     assert key_phrase(world.spec.policy_rules[0]) == "30 days"
+
+
+def test_start_patch_edits_are_checked_on_the_rows_they_change(world):
+    """A prepared edit is kept only if the invariants hold for the rows it changed, through
+    the runtime's scopes: a refund's own rule, and a payment's rule reached through the
+    refunds that point at it; a refused edit leaves the patch as it was."""
+    from synth.graph import build_graph
+    from synth.tasks.context import Ctx
+    from synth.tasks.start import StartBuilder
+
+    ctx = Ctx(world, build_graph(world.spec), 0)
+    sb = StartBuilder(ctx)
+    patch = sb.open(ctx.base)
+    conn = patch.conn
+    pid, paid = conn.execute(
+        "SELECT payment_id, amount FROM payments WHERE amount > 2 ORDER BY payment_id"
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO refunds (refund_id, payment_id, amount, created_at) VALUES (?, ?, ?, ?)",
+        ("RF1", pid, paid - 1, "2024-05-01 10:00:00"),
+    )
+    refund = {"refund_id": "RF1"}
+    assert sb.sound(conn, [("refunds", refund)])
+    assert not sb.set_values(patch, "refunds", refund, {"amount": paid + 1})
+    assert (
+        conn.execute("SELECT amount FROM refunds WHERE refund_id = 'RF1'").fetchone()[0] == paid - 1
+    )
+    assert not sb.set_values(patch, "payments", {"payment_id": pid}, {"amount": 0.5})
+    assert sb.set_values(patch, "refunds", refund, {"amount": paid})
+    assert [(c.table, c.key, c.after["amount"]) for c in patch.changes(ctx)] == [
+        ("refunds", refund, paid)
+    ]
+    patch.close()
