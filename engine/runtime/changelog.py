@@ -159,6 +159,30 @@ class ChangeLog:
             out.extend(self._table_changes(conn, table))
         return sort_changes(self.spec, out)
 
+    @staticmethod
+    def _merge(
+        by_key: dict[tuple, list[Any]],
+        key_cols: list[str],
+        has_pk: bool,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        """Add one row's change to ``by_key``: the same key that left one rowid and arrived
+        at another is one update."""
+        ref = before if before is not None else after
+        assert ref is not None
+        key = tuple(ref[c] for c in key_cols)
+        slot = by_key.get(key)
+        if slot is None or not has_pk:
+            if not has_pk:
+                key = (*key, len(by_key))  # rows without a primary key stay separate
+            by_key[key] = [before, after]
+            return
+        if before is not None:
+            slot[0] = before
+        if after is not None:
+            slot[1] = after
+
     def _table_changes(self, conn: sqlite3.Connection, table: str) -> list[RowChange]:
         entity = self.entities[table]
         cols = list(entity.columns)
@@ -171,25 +195,18 @@ class ChangeLog:
             after = dict(zip(cols, row[2 + n :], strict=True)) if row[1] else None
             if before == after:
                 continue
-            ref = before if before is not None else after
-            assert ref is not None
-            key = tuple(ref[c] for c in key_cols)
-            slot = by_key.get(key)
-            if slot is None or not pk:
-                if not pk:
-                    key = (*key, len(by_key))  # rows without a primary key stay separate
-                by_key[key] = [before, after]
-                continue
-            # the same key left one rowid and arrived at another: one update
-            if before is not None:
-                slot[0] = before
-            if after is not None:
-                slot[1] = after
+            parts: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = [(before, after)]
+            if pk and before is not None and after is not None:
+                if any(before[c] != after[c] for c in pk):  # a rowid reused by another key:
+                    parts = [(before, None), (None, after)]  # one row gone, another new
+            for old, new in parts:
+                self._merge(by_key, key_cols, bool(pk), old, new)
         out = []
         for before, after in by_key.values():
             if before == after:
                 continue
             ref = before if before is not None else after
+            assert ref is not None
             out.append(
                 RowChange(
                     table=table, key={c: ref[c] for c in key_cols}, before=before, after=after

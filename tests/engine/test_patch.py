@@ -45,3 +45,26 @@ def test_a_patch_that_breaks_a_unique_value_is_refused_and_nothing_applied(
         s.reset(task)
     s.reset()
     assert s.conn.execute("SELECT * FROM customers ORDER BY customer_id").fetchall() == before
+
+
+def test_a_rowid_reused_by_another_key_is_a_delete_and_an_insert(tiny_world: World) -> None:
+    # every payment deleted, then a new one: SQLite gives it rowid 1 again. The change log
+    # is by rowid; the changes must say "PAY00001 gone, PAY09999 new", not "PAY00001 became
+    # PAY09999" (a start patch made of that kept PAY00001 and broke its foreign keys)
+    s = tiny_world.session()
+    s.guard.internal()
+    s.conn.execute("BEGIN")
+    s.conn.execute("DELETE FROM payments")
+    s.conn.execute("INSERT INTO payments VALUES ('PAY09999', '#W0001', 'card', 39.0)")
+    s.conn.execute("COMMIT")
+    changes = s.changes()
+    for ch in changes:
+        if ch.after is not None:
+            assert ch.after["payment_id"] == ch.key["payment_id"], ch
+    keys = {(ch.key["payment_id"], ch.after is None) for ch in changes}
+    assert ("PAY00001", True) in keys and ("PAY09999", False) in keys
+    task = Task.model_construct(id="t-reuse", domain=tiny_world.spec.name, start_patch=changes)
+    fresh = tiny_world.session()
+    fresh.reset(task)
+    got = fresh.conn.execute("SELECT payment_id FROM payments ORDER BY payment_id").fetchall()
+    assert got == [("PAY09999",)]
