@@ -18,7 +18,6 @@ from synth.audit.checks import (
     check_outcome,
     check_ownership,
     check_refusals,
-    connect,
     task_user,
 )
 from synth.audit.schema import AuditSchema
@@ -40,15 +39,14 @@ class Auditor:
         """Every problem of ``task`` (codes before ':' are the CHECKS names)."""
         s, sch = self.s, self.schema
         s.reset(task)
-        conn = connect(s.snapshot())
-        try:
-            user, out = task_user(sch, conn, task)
-            out += check_audience(sch, task)
-            if user is not None:
-                out += check_ownership(sch, s, task, user)
-                out += check_mentions(sch, conn, task, user)
-        finally:
-            conn.close()
+        s.guard.internal()
+        conn = s.conn  # the start state, read in place (a snapshot copy was O(world) per task)
+        user, out = task_user(sch, conn, task)
+        out += check_audience(sch, task)
+        if user is not None:
+            mentions = check_mentions(sch, conn, task, user)  # before the gold moves the state
+            out += check_ownership(sch, s, task, user)
+            out += mentions
         out += check_refusals(sch, s, task)
         out += check_grounding(sch, s, task)
         out += check_outcome(s, task)

@@ -144,24 +144,18 @@ def foreign(
 def check_ownership(sch: AuditSchema, s: Session, task: Task, user: Any) -> list[str]:
     out = []
     s.reset(task)
-    for a in task.gold_actions:
-        conn = connect(s.snapshot())
-        try:
-            out += [f"ownership: gold {p}" for p in foreign(sch, conn, user, a.tool, a.args)]
-        finally:
-            conn.close()
+    for a in task.gold_actions:  # each state read in place, before the call moves it on
+        s.guard.internal()
+        out += [f"ownership: gold {p}" for p in foreign(sch, s.conn, user, a.tool, a.args)]
         s.call(a.tool, a.args)
-    conn = connect(s.snapshot())
-    try:
-        for g in task.subgoals:
-            f = g.get("forbidden")
-            if f:
-                out += [
-                    f"ownership: refused call {p}"
-                    for p in foreign(sch, conn, user, f["tool"], f["args"])
-                ]
-    finally:
-        conn.close()
+    s.guard.internal()
+    for g in task.subgoals:
+        f = g.get("forbidden")
+        if f:
+            out += [
+                f"ownership: refused call {p}"
+                for p in foreign(sch, s.conn, user, f["tool"], f["args"])
+            ]
     return out
 
 
