@@ -137,9 +137,9 @@ def _write_tools() -> dict[str, Any]:
                     f"{c}_seats = {_SEATS.format(c=c)}"
                     for c in ("basic_economy", "economy", "business")
                 )
-                + " WHERE EXISTS (SELECT 1 FROM json_each(:flights) a WHERE json_extract("
-                "a.value, '$.flight_number') = flight_dates.flight_number AND json_extract("
-                "a.value, '$.date') = flight_dates.date)",
+                # the booked dates by their key (an index search; EXISTS scanned every date)
+                + " WHERE (flight_number, date) IN (SELECT json_extract(a.value, "
+                "'$.flight_number'), json_extract(a.value, '$.date') FROM json_each(:flights) a)",
                 "INSERT INTO reservations (reservation_id, user_id, origin, destination, "
                 "flight_type, cabin, payment_history, created_at, total_baggages, "
                 "nonfree_baggages, insurance, status) VALUES (:new_id, :user_id, :origin, "

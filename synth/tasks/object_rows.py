@@ -14,6 +14,8 @@ balance): the helpers are the ones procedural testing uses (``synth.proctest.obj
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from engine.spec.models import Param
@@ -22,6 +24,8 @@ from synth.tasks.context import Ctx
 from synth.tasks.domain import fetch_row, rows_where
 
 Row = tuple[str, dict[str, Any]]
+SAMPLE = 96  # rows of a table nobody owns tried for one list (a flight date per leg)
+CHUNK = 16  # candidates screened at once
 
 
 def draw_order(p: Param) -> int:
@@ -73,8 +77,8 @@ def _rows(ctx: Ctx, table: str, context: list[Row], rng: random.Random) -> list[
     if out or ctx.info.owned(table):
         return out
     keys = ctx.keys(table)
-    picked = rng.sample(range(len(keys)), min(200, len(keys)))
-    return [(table, ctx.key_dict(table, keys[i])) for i in sorted(picked)]
+    picked = rng.sample(range(len(keys)), min(SAMPLE, len(keys)))
+    return [(table, ctx.key_dict(table, keys[i])) for i in picked]
 
 
 def draw_row_objects(
@@ -98,16 +102,9 @@ def draw_row_objects(
     if table is None:
         return None
     amounts = amount_fields(p.items)
-    cands: list[tuple[Row, dict[str, Any]]] = []
-    for r in _rows(ctx, table, context, rng):
-        row = fetch_row(ctx.conn, ctx.info, table, r[1])
-        if row is None:
-            continue
-        obj = {f: (0 if f in amounts else _field(table, f, fp, row)) for f, fp in props.items()}
-        if all(v is not None for v in obj.values()) and all(obj != o for _r, o in cands):
-            cands.append((r, obj))
+    cands = _objects(ctx, table, props, amounts, _rows(ctx, table, context, rng))
     if amounts:
-        got = _paid(ctx, tool, name, p, amounts[0], cands, rng, seek, bound)
+        got = _paid(ctx, tool, name, p, amounts[0], list(cands), rng, seek, bound)
     else:
         got = _legs(ctx, tool, name, cands, n, rng, seek, bound)
     for r, _o in got:
@@ -143,23 +140,47 @@ def _echoed(ctx: Ctx, tool: str, bound: dict[str, Any], first: Row) -> dict[str,
     return out
 
 
+def _objects(
+    ctx: Ctx, table: str, props: dict[str, Param], amounts: list[str], keys: list[Row]
+) -> Iterator[tuple[Row, dict[str, Any]]]:
+    """Each row's object (amounts 0 for now), each distinct object once, read as needed."""
+    seen: set[str] = set()
+    for r in keys:
+        row = fetch_row(ctx.conn, ctx.info, table, r[1])
+        if row is None:
+            continue
+        obj = {f: (0 if f in amounts else _field(table, f, fp, row)) for f, fp in props.items()}
+        if all(v is not None for v in obj.values()) and repr(obj) not in seen:
+            seen.add(repr(obj))
+            yield r, obj
+
+
 def _legs(
     ctx: Ctx,
     tool: str,
     name: str,
-    cands: list[tuple[Row, dict[str, Any]]],
+    cands: Iterator[tuple[Row, dict[str, Any]]],
     n: int,
     rng: random.Random,
     seek: str | None,
     bound: dict[str, Any],
 ) -> list[tuple[Row, dict[str, Any]]]:
-    """``n`` rows' objects, each position screened by the tool's checks on the list so far."""
+    """``n`` rows' objects, each position screened by the tool's checks on the list so far
+    (the candidates come in random order: a chunk at a time until one passes)."""
     out: list[tuple[Row, dict[str, Any]]] = []
+    pool: list[tuple[Row, dict[str, Any]]] = []  # the candidates read so far
     for _ in range(n):
-        left = [c for c in cands if c not in out]
-        lists = [[*(o for _r, o in out), o] for _r, o in left[:80]]
-        ok = {repr(x[-1]) for x in ctx.screen(tool, name, lists, seek, bound)}
-        good = [c for c in left[:80] if repr(c[1]) in ok]
+        good: list[tuple[Row, dict[str, Any]]] = []
+        i = 0
+        while not good:
+            pool += islice(cands, max(0, i + CHUNK - len(pool)))
+            part = [c for c in pool[i : i + CHUNK] if c not in out]
+            if i >= len(pool):
+                break
+            i += CHUNK
+            lists = [[*(o for _r, o in out), o] for _r, o in part]
+            ok = {repr(x[-1]) for x in ctx.screen(tool, name, lists, seek, bound)}
+            good = [c for c in part if repr(c[1]) in ok]
         if not good:
             break
         out.append(rng.choice(good))
