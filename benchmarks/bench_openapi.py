@@ -159,6 +159,13 @@ def summarize(rows: list[dict], t0: float) -> None:
     print(
         f"worlds with >=5 tools, >=10 tasks, gold 100%, empty 0%: {len(ok)} of {n} (target 300 of 338)"
     )
+    from synth.generate.openapi.discovery import most_methods  # noqa: PLC0415 - after sys.path
+
+    few = sorted(r["api"] for r in rows if most_methods(r["api"]) < 5)
+    print(
+        f"ceiling: {n - len(few)} of {n} documents have >= 5 methods in some version (one tool "
+        f"per method at most); {len(few)} have fewer: {', '.join(few)}"
+    )
     if crud_total:
         print(
             f"CRUD operations -> tools: {crud_done}/{crud_total} = {crud_done / crud_total:.1%} "

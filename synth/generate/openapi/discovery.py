@@ -75,6 +75,19 @@ def _method_count(node: dict[str, Any]) -> int:
     )
 
 
+def most_methods(name: str) -> int:
+    """The most methods any shipped version of API ``name`` has: a world gets at most one
+    tool per method, so this bounds what the API can become (the corpus report's ceiling)."""
+    docs = (documents_dir() / f"{name}.{v}.json" for v in _versions().get(name, []))
+    return max(
+        (len(d.get("methods") or {}) + _method_count(d) for d in map(_read, docs)), default=0
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 @cache
 def preferred_version(name: str) -> str:
     """The newest stable version (else the newest beta) among those with at least half the
