@@ -174,9 +174,8 @@ def draw_args(
             if p.items is not None and p.items.type == "object":  # never an empty list
                 objs = None
                 if not (need or p.min_items):
-                    objs = draw_row_objects(
-                        ctx, tool, name, p, n_items, context, rows, rng, seek, args
-                    )
+                    k = rng.choice([1, 1, 1, 1, 2, 2, 3])  # its own count (legs, not passengers)
+                    objs = draw_row_objects(ctx, tool, name, p, k, context, rows, rng, seek, args)
                     if objs == []:  # no row passes with the args drawn: draw them again
                         raise DeadEnd(f"{tool}.{name}")
                 if objs is None:
