@@ -382,6 +382,8 @@ def test_booking_tasks_book_flights_for_passengers_paid_in_full(made40):
     for task in made.tasks:
         s.reset(task)
         for act in task.gold_actions:
+            for pname in ("flights", "passengers", "payment_methods"):  # no empty list of objects
+                assert act.args.get(pname, [None]), (task.id, act.tool, pname)
             if act.tool == "book_reservation":
                 a = act.args
                 assert a["flights"] and a["passengers"] and a["payment_methods"], task.id
