@@ -112,8 +112,12 @@ class Session:
         self.guard.internal()
         rollback(self.conn)
         self._start = None
-        self.conn.deserialize(data, name=SCHEMA)
-        self._clean = self.conn.total_changes if data is self._shared.base else -1
+        if data is self._shared.base:  # (a lean world's base gets its changelog here)
+            self._shared.load_base(self.conn)
+            self._clean = self.conn.total_changes
+        else:
+            self.conn.deserialize(data, name=SCHEMA)
+            self._clean = -1
 
     def _undo_log(self) -> bool:
         """Undo the changelog in place (back to the state it counts from) when it is short.

@@ -272,9 +272,14 @@ class World:
         manifest: Mapping[str, Any] | None = None,
         path: Path | None = None,
         files: Mapping[str, bytes] | None = None,
+        lean: bool = False,
     ) -> None:
         self.spec = spec
         self.base_bytes = bytes(base_bytes)
+        # lean: sessions add the changelog to their own copy of base_bytes (a few ms of DDL
+        # per session and per reset that reloads the base) instead of sharing an instrumented
+        # copy of the whole database: one database less in memory, for builds (issue 21)
+        self.lean = lean
         self._tasks = tasks
         self.manifest = dict(manifest or {})
         self.path = path
@@ -287,9 +292,10 @@ class World:
         db_bytes: bytes,
         tasks: list[Task] | None = None,
         meta: Mapping[str, Any] | None = None,
+        lean: bool = False,
     ) -> World:
         """An in-memory world (synthesis uses it before anything is on disk)."""
-        return cls(spec, db_bytes, tasks=list(tasks or []), manifest=meta)
+        return cls(spec, db_bytes, tasks=list(tasks or []), manifest=meta, lean=lean)
 
     @classmethod
     def load(cls, world_dir: str | Path, verify: bool = True) -> World:

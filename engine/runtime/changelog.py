@@ -11,7 +11,9 @@ Why the triggers live *inside* the database bytes and not in the TEMP schema: on
 3.40 ``sqlite3_deserialize`` frees the schema object that temp triggers point at, so after a
 reset they only keep firing while the allocator happens to reuse the address (under
 valgrind they stop at once), and newer SQLite detaches them on purpose. Instrumented bytes
-are made once per world; resets and restores then carry triggers and logs consistently.
+are made once per world (a lean world's sessions instead add them to their own copy of its
+plain bytes, ``instrument``: a few ms of DDL, one database less in memory); resets and
+restores then carry triggers and logs consistently.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sqlite3
 from typing import Any
 
 from engine.db import bytes_to_connection, q, qs
+from engine.errors import ScaleEnvError
 from engine.reward.diff import sort_changes
 from engine.runtime.guard import PREFIX
 from engine.runtime.invariants import plan_checks
@@ -81,20 +84,46 @@ def _strip(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP {kind.upper()} {q(name)}")
 
 
+def schema_sql(spec: DomainSpec, conn: sqlite3.Connection, schema: str = "main") -> list[str]:
+    """``instrument_sql`` for the database attached as ``schema`` (its enforced foreign keys),
+    each object created in that schema: the statements ``instrument`` runs."""
+    fks = {
+        (t, r[0])
+        for t in spec.entities
+        for r in conn.execute('SELECT "from" FROM pragma_foreign_key_list(?, ?)', (t, schema))
+    }
+    out = []
+    for stmt in instrument_sql(spec, fks):
+        for head in ("CREATE TABLE ", "CREATE TRIGGER "):
+            if stmt.startswith(head):  # SQLite stores the name unqualified: same bytes
+                stmt = f"{head}{qs(schema)}.{stmt[len(head) :]}"
+                break
+        else:  # pragma: no cover - instrument_sql makes only tables and triggers
+            raise ScaleEnvError(f"changelog: unexpected DDL {stmt[:40]!r}")
+        out.append(stmt)
+    return out
+
+
+def instrument(conn: sqlite3.Connection, ddl: list[str]) -> None:
+    """Add the changelog (``schema_sql``'s statements) to a plain database in place, in one
+    transaction. A lean world's sessions instrument their own copy of its plain bytes, so
+    no instrumented copy of the whole database is kept (issue 21: peak memory).
+    One script, not ``execute``: a DDL statement from the connection's statement cache fails
+    ("SQL logic error", SQLite 3.40) once ``deserialize`` has replaced the schema it ran on."""
+    try:
+        conn.executescript("BEGIN;\n" + ";\n".join(ddl) + ";\nCOMMIT;")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def instrument_bytes(spec: DomainSpec, db_bytes: bytes) -> bytes:
     """``db_bytes`` with the changelog added (any previous instrumentation replaced)."""
     conn = bytes_to_connection(db_bytes)
     try:
         _strip(conn)
-        fks = {
-            (t, r[0])
-            for t in spec.entities
-            for r in conn.execute('SELECT "from" FROM pragma_foreign_key_list(?)', (t,))
-        }
-        conn.execute("BEGIN")
-        for stmt in instrument_sql(spec, fks):
-            conn.execute(stmt)
-        conn.execute("COMMIT")
+        instrument(conn, schema_sql(spec, conn))
         return conn.serialize()
     finally:
         conn.close()
@@ -196,9 +225,13 @@ class ChangeLog:
             if before == after:
                 continue
             parts: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = [(before, after)]
-            if pk and before is not None and after is not None:
-                if any(before[c] != after[c] for c in pk):  # a rowid reused by another key:
-                    parts = [(before, None), (None, after)]  # one row gone, another new
+            if (
+                pk
+                and before is not None
+                and after is not None
+                and any(before[c] != after[c] for c in pk)  # a rowid reused by another key:
+            ):
+                parts = [(before, None), (None, after)]  # one row gone, another new
             for old, new in parts:
                 self._merge(by_key, key_cols, bool(pk), old, new)
         out = []

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import threading
 from typing import TYPE_CHECKING, Any
 
 from engine.budget import call_steps
 from engine.db import q
 from engine.runtime.call import PreparedTool
-from engine.runtime.changelog import ChangeLog, instrument_bytes
+from engine.runtime.changelog import ChangeLog, instrument, instrument_bytes, schema_sql
 from engine.runtime.invariants import plan_checks
 from engine.runtime.patch import patch_statements
 from engine.runtime.start import Compiled, StartOps
@@ -37,7 +38,12 @@ class Shared:
 
     def __init__(self, world: World, schema: str) -> None:
         self.spec: DomainSpec = world.spec
-        self.base = instrument_bytes(self.spec, world.base_bytes)
+        # the state sessions start from: an instrumented copy of the world's bytes, or in a
+        # lean world its own plain bytes, to which each session adds the changelog
+        self.lean = getattr(world, "lean", False)
+        self.base = world.base_bytes if self.lean else instrument_bytes(self.spec, world.base_bytes)
+        self.schema = schema
+        self.ddl: list[str] | None = None  # a lean world's changelog DDL, made on first use
         self.log = ChangeLog(self.spec)
         self.undo = Undo(self.spec, self.log)
         self.start_ops = StartOps(self.spec, self.log, self.undo, schema)
@@ -55,6 +61,16 @@ class Shared:
             self.hash_sql.append(
                 (table, f"/*scaleenv:hash*/ SELECT {cols} FROM {q(table)} ORDER BY {order}")
             )
+
+    def load_base(self, conn: sqlite3.Connection) -> None:
+        """Deserialize the world's base into ``conn`` (as ``schema``), with the changelog."""
+        conn.deserialize(self.base, name=self.schema)
+        if not self.lean:
+            return
+        ddl = self.ddl
+        if ddl is None:
+            ddl = self.ddl = schema_sql(self.spec, conn, self.schema)
+        instrument(conn, ddl)
 
     def tool(self, name: str) -> PreparedTool | None:
         tool = self.spec.tools.get(name)

@@ -1,0 +1,81 @@
+"""Peak memory of a build with procedural testing against the database size (issue 21: ≤ 3x).
+
+Run: ``python benchmarks/bench_memory.py`` (retail at 100k and 1M rows, about two minutes per
+1M build on 2 cores; ``--domains retail airline``, ``--rows 100000``). Each build runs in its
+own child process, so ``ru_maxrss`` is that build's peak (interpreter and imports included).
+Per size it prints the peak of the build as it is (procedural testing on a lean world: its
+sessions add the changelog to their own copy of the base) next to the old figure (the same
+build with the world keeping an instrumented copy of the whole database, as before), both
+as MB and as a multiple of the database size, with the CPU seconds of procedural testing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def one(domain: str, rows: int, old: bool) -> dict[str, Any]:
+    """One build with procedural testing, in this (child) process; ``old``: no lean world."""
+    import synth.proctest.run as proctest_run  # lazy: the child process only
+    from synth.build import build_world  # lazy: the child process only
+
+    if old:  # the world keeps an instrumented copy, as before issue 21
+        real = proctest_run.World.from_parts
+
+        def from_parts(*args: Any, lean: bool = False, **kw: Any) -> Any:
+            return real(*args, **kw)
+
+        proctest_run.World.from_parts = from_parts  # type: ignore[method-assign]
+    cpu = time.process_time()
+    built = build_world(domain, rows=rows, seed=0, proctest=True)
+    report = built.reports["proctest"]
+    return {
+        "db_mb": len(built.db_bytes) / 2**20,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "build_cpu_s": time.process_time() - cpu,
+        "proctest_s": report.seconds,
+    }
+
+
+def child(domain: str, rows: int, old: bool) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", domain, str(rows), "old" if old else "new"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--domains", nargs="+", default=["retail"])
+    ap.add_argument("--rows", nargs="+", type=int, default=[100_000, 1_000_000])
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        domain, rows, which = args.child
+        print(json.dumps(one(domain, int(rows), which == "old")))
+        return
+    print(
+        f"{'domain':<8} {'rows':>9} {'db MB':>6} {'peak MB':>8} {'x db':>5} {'old MB':>7} {'old x':>5}"
+    )
+    for domain in args.domains:
+        for rows in args.rows:
+            new, old = child(domain, rows, False), child(domain, rows, True)
+            db = new["db_mb"]
+            print(
+                f"{domain:<8} {rows:>9,} {db:>6.1f} {new['peak_mb']:>8.0f} "
+                f"{new['peak_mb'] / db:>5.2f} {old['peak_mb']:>7.0f} {old['peak_mb'] / db:>5.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
