@@ -116,7 +116,7 @@ def build_answer_task(
     group = rng.choices(groups, [1.0] * (len(groups) - 1) + [0.5])[0]
     patch = sb.open(ctx.base)
     try:
-        start = patch.conn.serialize()
+        start = ctx.state(patch.changes(ctx))
         ctx.exclude([])
         for mode in modes:
             user = ctx.key_dict(utable, rng.choice(users))[upk]

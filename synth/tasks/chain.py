@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.runtime.call import ToolResult
-from engine.spec.task import RowChange
+from engine.spec.task import RowChange, Task
 from synth.tasks.context import Ctx, field_values, meaningful_result, same
 from synth.tasks.domain import fetch_row
 from synth.tasks.draw import DeadEnd, NoCandidates, _row_of, draw_args
@@ -68,7 +68,7 @@ def default_accept(ctx: Ctx, tool: str) -> Accept:
 # ---- drawing arguments ----------------------------------------------------------------------------
 def sample_call(
     ctx: Ctx,
-    state: bytes,
+    state: bytes | Task,
     tool: str,
     rng: random.Random,
     *,
@@ -116,7 +116,7 @@ def sample_call(
 
 def _minimal(
     ctx: Ctx,
-    state: bytes,
+    state: bytes | Task,
     tool: str,
     args: dict,
     res: ToolResult,
@@ -143,7 +143,7 @@ def _same_changes(a: list[RowChange], b: list[RowChange]) -> bool:
 
 
 # ---- tracing arguments back to reads ----------------------------------------------------------------
-def user_facts(ctx: Ctx, state: bytes, user: Any, group: list[str]) -> Facts:
+def user_facts(ctx: Ctx, state: bytes | Task, user: Any, group: list[str]) -> Facts:
     """What the user says about themself: the login group's values (their email, or name and
     zip, or their id) in ``state``."""
     ctx.at(state)
@@ -157,7 +157,9 @@ def user_facts(ctx: Ctx, state: bytes, user: Any, group: list[str]) -> Facts:
     return facts
 
 
-def describe_facts(ctx: Ctx, state: bytes, rows: list[tuple[str, dict]], facts: Facts) -> None:
+def describe_facts(
+    ctx: Ctx, state: bytes | Task, rows: list[tuple[str, dict]], facts: Facts
+) -> None:
     """Facts the user can state about rows they talk about (in ``state``): descriptive columns
     of each row and of its parents (a flight's date, its route), and keys of knowable tables."""
     ctx.at(state)
@@ -244,7 +246,7 @@ def _learn(ctx: Ctx, tool: str, result: Any, avail: Facts) -> None:
 
 
 def resolve(
-    ctx: Ctx, state: bytes, call: Call, facts: Facts, max_steps: int = 6
+    ctx: Ctx, state: bytes | Task, call: Call, facts: Facts, max_steps: int = 6
 ) -> tuple[list[Call], list[list[str]]] | None:
     """Read calls that produce every argument of ``call`` the user cannot know, in order,
     and the data edges used ([producer, field, consumer, param]); None if some cannot be."""

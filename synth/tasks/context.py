@@ -1,7 +1,9 @@
 """The sampler's workbench: one scratch session, the schema facts, and cheap state switches.
 
-Every trial call runs in the scratch session after ``restore`` of the state it should see
-(tens of microseconds), so candidates are checked by really calling the tool, never guessed.
+Every trial call runs in the scratch session after entering the state it should see, so
+candidates are checked by really calling the tool, never guessed. A state is the base or a
+``Task`` whose start patch is its row changes from the base: ``Session.reset`` enters it in
+place, O(changed rows), where a state kept as database bytes cost a copy of the world.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from engine.runtime.argcheck import ArgError, compile_params
 from engine.runtime.call import ToolResult, truthy
 from engine.spec.models import PolicyRule
 from engine.spec.sql import params_used
-from engine.spec.task import RowChange
+from engine.spec.task import RowChange, Task
 from engine.world import World
 from synth.tasks.args import FreeValues, ParamSource, analyze_params
 from synth.tasks.domain import TAG, SchemaInfo, all_keys, related
@@ -57,6 +59,7 @@ class Ctx:
         self.token: int | None = None  # names the state memo entries were made on
         self._state: bytes | None = None
         self._states = 0
+        self._made = 0  # start-patch states made (their ids)
         self.excluded: dict[str, set[Any]] = {}
         self.memo: dict[tuple, Any] = {}
         self.depths: dict[str, int] = {}
@@ -69,13 +72,39 @@ class Ctx:
         self.read_tools = [n for n, t in self.tools.items() if t.read_only]
 
     # ---- state ---------------------------------------------------------------------------------
-    def at(self, state: bytes) -> None:
-        self.s.restore(state)
+    def at(self, state: bytes | Task) -> None:
+        """Enter ``state``: the base or a start-patch state in place (O(changes)); other
+        bytes (a state from outside) by a copy."""
+        if isinstance(state, Task):
+            self.s.reset(state)
+        elif state is self.base:
+            self.s.reset()
+        else:
+            self.s.restore(state)
         if state is not self._state:  # a token per state object: hash() would read all its bytes
             self._state, self._states = state, self._states + 1
         self.token = self._states
         if len(self.memo) > 20000:
             self.memo.clear()
+
+    def state(self, changes: list[RowChange]) -> Task:
+        """The state ``changes`` (row changes from the base) make, for ``at``."""
+        self._made += 1
+        return Task.model_construct(
+            id=f"state-{self._made}", domain=self.spec.name, start_patch=changes
+        )
+
+    def after(self, start: bytes | Task) -> Task:
+        """The scratch session's current state, entered from ``start`` (the base or a
+        start-patch state) and changed since: the start's changes composed with the
+        session's, as one start patch from the base."""
+        if isinstance(start, Task):
+            changes = compose(start.start_patch, self.s.changes())
+        elif start is self.base:
+            changes = self.s.changes()
+        else:
+            raise ValueError("Ctx.after: the start state is neither the base nor a start patch")
+        return self.state(changes)
 
     def owners(self, ref: str, value: Any) -> set[Any]:
         """The users a base-state row (``ref`` = ``value``) belongs to (memoized)."""
@@ -113,11 +142,8 @@ class Ctx:
     def keys(self, table: str) -> list[tuple]:
         """Primary keys of ``table`` in the base state (sorted)."""
         hit = self._keys.get(table)
-        if hit is None:
-            snap = self.s.snapshot()
-            self.at(self.base)
-            hit = self._keys[table] = all_keys(self.conn, self.info, table)
-            self.at(snap)
+        if hit is None:  # read on the base's own connection: the scratch state stays as it is
+            hit = self._keys[table] = all_keys(self.base_conn, self.info, table)
         return hit
 
     def key_dict(self, table: str, key: tuple) -> dict[str, Any]:
@@ -269,6 +295,26 @@ class Ctx:
                 if col.match_policy != "exempt" and ch.before.get(c) != ch.after.get(c):
                     return True
         return False
+
+
+def compose(first: list[RowChange], then: list[RowChange]) -> list[RowChange]:
+    """Row changes ``first`` then ``then`` as one list from the state before ``first`` (a row
+    inserted and deleted again drops out; a row changed back to its before stays, as
+    ``changes()`` keeps it)."""
+    out: dict[tuple[str, str], RowChange] = {}
+    for ch in first:
+        out[(ch.table, repr(sorted(ch.key.items())))] = ch
+    for ch in then:
+        ident = (ch.table, repr(sorted(ch.key.items())))
+        old = out.get(ident)
+        if old is None:
+            out[ident] = ch
+            continue
+        if old.before is None and ch.after is None:
+            del out[ident]
+            continue
+        out[ident] = RowChange(table=ch.table, key=ch.key, before=old.before, after=ch.after)
+    return list(out.values())
 
 
 def field_values(result: Any, path: str) -> list[Any]:

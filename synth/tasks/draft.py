@@ -10,8 +10,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.spec.task import Task
 from synth.tasks.chain import Call, Facts
 from synth.tasks.context import Ctx
+from synth.tasks.domain import fetch_row
 from synth.tasks.start import Patch, StartBuilder
 
 
@@ -23,13 +25,16 @@ class Draft:
     user: Any
     group: list[str]
     patch: Patch
-    start: bytes
+    start: bytes | Task  # a Ctx state: the base or the patch's changes as a start patch
     facts: Facts
     steps: list[Call] = field(default_factory=list)
     subgoals: list[dict[str, Any]] = field(default_factory=list)
     distractor_keys: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     edges: list[list[str]] = field(default_factory=list)
     chain: list[str] = field(default_factory=list)
+    # the row ``prepare`` last edited, as it was before (table, key, row): the patch holds the
+    # edit, ``start`` does not (see ``prepare``)
+    lag: tuple[str, dict[str, Any], dict[str, Any]] | None = None
 
     @property
     def writes(self) -> list[Call]:
@@ -44,16 +49,17 @@ class Draft:
         return list(dict.fromkeys(out))
 
 
-def replay(ctx: Ctx, start: bytes, steps: list[Call]) -> bytes | None:
-    """The state after ``steps`` from ``start``; None if a step fails."""
+def replay(ctx: Ctx, start: bytes | Task, steps: list[Call]) -> Task | None:
+    """The state after ``steps`` from ``start`` (as row changes from the base, never a copy
+    of the database); None if a step fails."""
     ctx.at(start)
     for st in steps:
         if not ctx.call(st.tool, st.args).ok:
             return None
-    return ctx.s.snapshot()
+    return ctx.after(start)
 
 
-def current(ctx: Ctx, d: Draft) -> bytes | None:
+def current(ctx: Ctx, d: Draft) -> Task | None:
     return replay(ctx, d.start, d.steps)
 
 
@@ -64,11 +70,16 @@ def prepare(
     far still replays."""
     conn = d.patch.conn
     snapshot_updates = dict(d.patch.updated)
+    # The state replayed and kept is the patch *before* the edit: the copy-based code took it
+    # by ``serialize()`` inside the open savepoint, which reads a deserialized database's
+    # committed pages only. Kept so tasks.jsonl stays byte-identical; entering the edited
+    # state here instead changes which sub-goals later draws find (a known defect, reported).
+    start = ctx.state(d.patch.changes(ctx))
+    row = fetch_row(conn, ctx.info, table, key)
     conn.execute("SAVEPOINT draft_prepare")
     if not sb.set_column(d.patch, table, key, col, value):
         conn.execute("RELEASE draft_prepare")
         return False
-    start = conn.serialize()
     if replay(ctx, start, d.steps) is None:
         conn.execute("ROLLBACK TO draft_prepare")
         conn.execute("RELEASE draft_prepare")
@@ -76,4 +87,5 @@ def prepare(
         return False
     conn.execute("RELEASE draft_prepare")
     d.start = start
+    d.lag = None if row is None else (table, key, row)
     return True

@@ -217,9 +217,8 @@ def _prepared_seed(
             patch = sb.open(ctx.base)
             if sb.set_column(patch, table, kd, c, value):
                 try:
-                    call = sample_call(
-                        ctx, patch.conn.serialize(), tool, rng, primary=kd[col], tries=4
-                    )
+                    state = ctx.state(patch.changes(ctx))
+                    call = sample_call(ctx, state, tool, rng, primary=kd[col], tries=4)
                 except NoCandidates:
                     call = None
                 if call is not None:
@@ -287,7 +286,7 @@ def build_task(
         patch = sb.open(base_patch) if base_patch is not None else sb.open(ctx.base)
         patch.updated = dict(updated)
         patch, keys = _distractors(ctx, sb, call, count, rng, patch)
-        start = patch.conn.serialize()
+        start = ctx.state(patch.changes(ctx))
         ctx.at(start)
         r = ctx.call(tool, call.args)
         if keys and r.ok:

@@ -3,22 +3,27 @@ for the task's own user and kept only while the rule really applies to that call
 
 Gold is no change (any such call shows in the diff) plus the rule's key phrase as the
 answer; when no row of the user breaks the rule, one column the rule tests is edited in
-the start state (an order placed long ago), tried on a scratch copy first.
+the start state (an order placed long ago), tried on the draft's patch first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from engine.db import q
 from engine.reward.match import normalize_answer
 from engine.spec.models import PolicyRule
+from engine.spec.task import Task
 from synth.seed.repair import columns_in
 from synth.tasks.chain import Call, sample_call
 from synth.tasks.context import Ctx
+from synth.tasks.domain import TAG
 from synth.tasks.draft import Draft, current, prepare
 from synth.tasks.draw import primary_param
 from synth.tasks.render import Ambiguous, request
-from synth.tasks.start import StartBuilder
+from synth.tasks.start import Patch, StartBuilder
 
 
 def key_phrase(rule: PolicyRule) -> str | None:
@@ -100,7 +105,7 @@ def _prepared_refusal(
     ctx: Ctx, sb: StartBuilder, d: Draft, rule: PolicyRule, acc: Any
 ) -> Call | None:
     """Make the rule apply by editing a column it tests on one of the user's rows (an order
-    placed long ago), trying the edit on a scratch copy first."""
+    placed long ago), trying the edit first (``_trial_state``)."""
 
     pname = primary_param(ctx, rule.tool)
     if pname is None:
@@ -121,36 +126,62 @@ def _prepared_refusal(
         key = {col: v}
         if repr((table, key)) in used:
             continue
-        scratch = sb.open(d.start)
-        try:
-            edits = sb.mutations(scratch.conn, table, key, cols, d.rng)[:6]
-            for c, value in edits:
-                trial = sb.open(d.start)
-                try:
-                    if not sb.set_column(trial, table, key, c, value):
-                        continue
-                    start = trial.conn.serialize()
-                finally:
-                    trial.close()
-                probe = Draft(
-                    d.index, d.rng, d.level, d.user, d.group, d.patch, start, d.facts, list(d.steps)
-                )
-                cur = current(ctx, probe)
-                if cur is None:
-                    continue
-                call = sample_call(
-                    ctx,
-                    cur,
-                    rule.tool,
-                    d.rng,
-                    user=d.user,
-                    primary=v,
-                    seek=rule.name,
-                    accept=acc,
-                    tries=4,
-                )
-                if call is not None and prepare(ctx, sb, d, table, key, c, value):
-                    return call
-        finally:
-            scratch.close()
+        with _at_start(d):
+            edits = sb.mutations(d.patch.conn, table, key, cols, d.rng)[:6]
+        for c, value in edits:
+            start = _trial_state(ctx, sb, d, table, key, c, value)
+            if start is None:
+                continue
+            probe = Draft(
+                d.index, d.rng, d.level, d.user, d.group, d.patch, start, d.facts, list(d.steps)
+            )
+            cur = current(ctx, probe)
+            if cur is None:
+                continue
+            call = sample_call(
+                ctx,
+                cur,
+                rule.tool,
+                d.rng,
+                user=d.user,
+                primary=v,
+                seek=rule.name,
+                accept=acc,
+                tries=4,
+            )
+            if call is not None and prepare(ctx, sb, d, table, key, c, value):
+                return call
     return None
+
+
+def _trial_state(
+    ctx: Ctx, sb: StartBuilder, d: Draft, table: str, key: dict[str, Any], col: str, value: Any
+) -> Task | None:
+    """The start state with one column edited (None: the edit is not sound), made on the
+    draft's own patch and taken back at once: no copy of the database."""
+    trial = Patch(d.patch.conn, list(d.patch.inserted), dict(d.patch.updated))
+    with _at_start(d):
+        if not sb.set_column(trial, table, key, col, value):
+            return None
+        return ctx.state(trial.changes(ctx))
+
+
+@contextmanager
+def _at_start(d: Draft) -> Iterator[None]:
+    """The draft's patch connection holding ``d.start`` (its last prepared edit undone,
+    ``Draft.lag``) inside a savepoint that is rolled back on exit."""
+    conn = d.patch.conn
+    conn.execute("SAVEPOINT refusal_trial")
+    try:
+        if d.lag is not None:
+            table, key, row = d.lag
+            sets = ", ".join(f"{q(c)} = ?" for c in row)
+            where = " AND ".join(f"{q(c)} = ?" for c in key)
+            conn.execute(
+                TAG + f"UPDATE {q(table)} SET {sets} WHERE {where}",
+                [*row.values(), *key.values()],
+            )
+        yield
+    finally:
+        conn.execute("ROLLBACK TO refusal_trial")
+        conn.execute("RELEASE refusal_trial")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from engine.spec.task import Task
 from synth.tasks.chain import Facts, arg_options, sample_call
 from synth.tasks.context import Ctx, field_values, meaningful_result
 
@@ -45,7 +46,7 @@ def _supplied(ctx: Ctx, tool: str, have: list[str], facts: Facts) -> bool:
 
 def grow_toolset(
     ctx: Ctx,
-    state: bytes,
+    state: bytes | Task,
     seed_tools: list[str],
     facts: Facts,
     user: Any,
@@ -87,7 +88,7 @@ def grow_toolset(
 
 
 def _trial(
-    ctx: Ctx, state: bytes, tool: str, known: Facts, user: Any, rng: random.Random
+    ctx: Ctx, state: bytes | Task, tool: str, known: Facts, user: Any, rng: random.Random
 ) -> tuple[Any, Any]:
     """Run ``tool`` once from ``state``: (args, result) of a meaningful call, or (None, None).
     A read first tries values the set already knows (one call), then drawn arguments."""
