@@ -214,7 +214,7 @@ def _prepared_seed(
         edits = sb.mutations(probe.conn, table, kd, cols, rng)[:6]
         probe.close()
         for c, value in edits:
-            patch = sb.open(ctx.base)
+            patch = sb.open(ctx.base, private=True)  # returned: build_task copies its bytes
             if sb.set_column(patch, table, kd, c, value):
                 try:
                     state = ctx.state(patch.changes(ctx))

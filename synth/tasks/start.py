@@ -1,7 +1,9 @@
 """Start states: the base plus a row patch of distractors and of prepared entity states.
 
-The patch is built on a private connection and is the list of rows inserted or changed,
-base -> start. Distractors (near-miss copies of the rows a task talks about) are made in
+The patch is built on its own connection and is the list of rows inserted or changed,
+base -> start. A patch on the base is built inside a savepoint of one connection that holds
+the base for the whole run and is rolled back when the patch closes (O(patch rows)); a copy
+of the database is made only for a patch on another state or while that one is in use. Distractors (near-miss copies of the rows a task talks about) are made in
 ``synth.tasks.distractors``; preparation here edits a column of a chain row (an order older
 than 30 days for a refusal). Every change is kept only when it is sound
 (``synth.tasks.soundness``: foreign keys and invariants, checked on the changed rows only).
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -47,8 +50,14 @@ class Patch:
                 out.append(RowChange(table=table, key=key, before=before, after=row))
         return out
 
+    release: Callable[[], None] | None = None  # a patch on the shared base connection
+
     def close(self) -> None:
-        self.conn.close()
+        if self.release is not None:
+            release, self.release = self.release, None
+            release()
+        else:
+            self.conn.close()
 
 
 class StartBuilder:
@@ -59,11 +68,32 @@ class StartBuilder:
         self.spec = ctx.spec
         self.info = ctx.info
         self.soundness = Soundness(self.spec, ctx.base_conn)
+        self._base: sqlite3.Connection | None = None  # the base, for patches in savepoints
+        self._busy = False
 
-    def open(self, state: bytes) -> Patch:
+    def open(self, state: bytes, private: bool = False) -> Patch:
+        """A patch on ``state``: on the base (unless ``private``: the caller keeps or copies
+        the connection past ``close``) a savepoint on the shared base connection, else a
+        private copy."""
+        if state is self.ctx.base and not private and not self._busy:
+            if self._base is None:
+                self._base = self._connect(state)
+            self._base.execute("SAVEPOINT start_patch")
+            self._busy = True
+            return Patch(self._base, release=self._release)
+        return Patch(self._connect(state))
+
+    def _release(self) -> None:
+        assert self._base is not None
+        self._base.execute("ROLLBACK TO start_patch")
+        self._base.execute("RELEASE start_patch")
+        self._busy = False
+
+    @staticmethod
+    def _connect(state: bytes) -> sqlite3.Connection:
         conn = bytes_to_connection(state)
         conn.execute("PRAGMA foreign_keys = ON")
-        return Patch(conn)
+        return conn
 
     # ---- checks ------------------------------------------------------------------------------
     def sound(self, conn: sqlite3.Connection, rows: list[Row]) -> bool:
