@@ -187,27 +187,21 @@ def check_refusals(sch: AuditSchema, s: Session, task: Task) -> list[str]:
         s.reset(task)
         for a in task.gold_actions:
             s.call(a.tool, a.args)
-        fork = s.fork()
+        s.guard.internal()  # the state after the gold, read and called in place (a fork and
+        # a snapshot copy were O(world) per refusal); the next check resets the session
         try:
-            conn = connect(fork.snapshot())
-            try:
-                row = conn.execute(_TAG + rule.violated, binds(sch, conn, f["tool"], f["args"]))
-                hit = row.fetchone()
-            except sqlite3.Error as exc:
-                hit = None
-                out.append(f"refusal: the rule's query fails: {exc}")
-            finally:
-                conn.close()
-            if hit is None or not _truthy(hit[0]):
-                out.append(
-                    f"refusal: {f['tool']} {f['args']} is allowed for this user ({rule.name})"
-                )
-                continue
-            r = fork.call(f["tool"], f["args"])
-            if not r.ok:
-                out.append(f"refusal: the refused call fails anyway ({r.error_type})")
-        finally:
-            fork.close()
+            hit = s.conn.execute(
+                _TAG + rule.violated, binds(sch, s.conn, f["tool"], f["args"])
+            ).fetchone()
+        except sqlite3.Error as exc:
+            hit = None
+            out.append(f"refusal: the rule's query fails: {exc}")
+        if hit is None or not _truthy(hit[0]):
+            out.append(f"refusal: {f['tool']} {f['args']} is allowed for this user ({rule.name})")
+            continue
+        r = s.call(f["tool"], f["args"])
+        if not r.ok:
+            out.append(f"refusal: the refused call fails anyway ({r.error_type})")
     return out
 
 
