@@ -214,7 +214,7 @@ def _prepared_seed(
         edits = sb.mutations(probe.conn, table, kd, cols, rng)[:6]
         probe.close()
         for c, value in edits:
-            patch = sb.open(ctx.base, private=True)  # returned: build_task copies its bytes
+            patch = sb.open(ctx.base)
             if sb.set_column(patch, table, kd, c, value):
                 try:
                     state = ctx.state(patch.changes(ctx))
@@ -278,34 +278,40 @@ def build_task(
     group = rng.choices(groups, [1.0] * (len(groups) - 1) + [0.5])[0]
     lo, hi = DISTRACTORS[level]
     count = rng.randint(lo, hi)
-    base_patch = prepared.conn.serialize() if prepared is not None else None
-    updated = dict(prepared.updated) if prepared is not None else {}
-    if prepared is not None:
-        prepared.close()
-    for _ in range(3):  # distractors that block the seed call are drawn again, fewer
-        patch = sb.open(base_patch) if base_patch is not None else sb.open(ctx.base)
-        patch.updated = dict(updated)
-        patch, keys = _distractors(ctx, sb, call, count, rng, patch)
-        start = ctx.state(patch.changes(ctx))
-        ctx.at(start)
-        r = ctx.call(tool, call.args)
-        if keys and r.ok:
-            break
-        patch.close()
-        count = max(1, count // 2)
-    else:
-        return None, "distractors_block_seed"
-    call = Call(tool, call.args, r.result, ctx.s.changes(), call.user, call.primary, call.rows)
-    ctx.user = call.user
-    d = Draft(
-        index, rng, level, call.user, group, patch, start, user_facts(ctx, start, call.user, group)
-    )
-    d.distractor_keys = keys
-    ctx.exclude(patch.inserted)
-    try:
-        return _finish(ctx, sb, d, call, tid, coverage)
+    try:  # a prepared start stays open under the distractors' patch (a nested savepoint)
+        for _ in range(3):  # distractors that block the seed call are drawn again, fewer
+            patch = sb.child(prepared) if prepared is not None else sb.open(ctx.base)
+            patch, keys = _distractors(ctx, sb, call, count, rng, patch)
+            start = ctx.state(patch.changes(ctx))
+            ctx.at(start)
+            r = ctx.call(tool, call.args)
+            if keys and r.ok:
+                break
+            patch.close()
+            count = max(1, count // 2)
+        else:
+            return None, "distractors_block_seed"
+        call = Call(tool, call.args, r.result, ctx.s.changes(), call.user, call.primary, call.rows)
+        ctx.user = call.user
+        d = Draft(
+            index,
+            rng,
+            level,
+            call.user,
+            group,
+            patch,
+            start,
+            user_facts(ctx, start, call.user, group),
+        )
+        d.distractor_keys = keys
+        ctx.exclude(patch.inserted)
+        try:
+            return _finish(ctx, sb, d, call, tid, coverage)
+        finally:
+            patch.close()
     finally:
-        patch.close()
+        if prepared is not None:
+            prepared.close()
 
 
 def _finish(

@@ -3,7 +3,8 @@
 The patch is built on its own connection and is the list of rows inserted or changed,
 base -> start. A patch on the base is built inside a savepoint of one connection that holds
 the base for the whole run and is rolled back when the patch closes (O(patch rows)); a copy
-of the database is made only for a patch on another state or while that one is in use. Distractors (near-miss copies of the rows a task talks about) are made in
+of the database is made only for a patch on another state or while that one is in use. A
+patch that starts from another (a prepared edit, then distractors) is a nested savepoint. Distractors (near-miss copies of the rows a task talks about) are made in
 ``synth.tasks.distractors``; preparation here edits a column of a chain row (an order older
 than 30 days for a refusal). Every change is kept only when it is sound
 (``synth.tasks.soundness``: foreign keys and invariants, checked on the changed rows only).
@@ -69,25 +70,42 @@ class StartBuilder:
         self.info = ctx.info
         self.soundness = Soundness(self.spec, ctx.base_conn)
         self._base: sqlite3.Connection | None = None  # the base, for patches in savepoints
-        self._busy = False
+        self._open: list[Patch] = []  # patches open on it, innermost last
 
     def open(self, state: bytes, private: bool = False) -> Patch:
         """A patch on ``state``: on the base (unless ``private``: the caller keeps or copies
         the connection past ``close``) a savepoint on the shared base connection, else a
         private copy."""
-        if state is self.ctx.base and not private and not self._busy:
+        if state is self.ctx.base and not private and not self._open:
             if self._base is None:
                 self._base = self._connect(state)
-            self._base.execute("SAVEPOINT start_patch")
-            self._busy = True
-            return Patch(self._base, release=self._release)
+            return self._savepoint(Patch(self._base))
         return Patch(self._connect(state))
 
-    def _release(self) -> None:
-        assert self._base is not None
-        self._base.execute("ROLLBACK TO start_patch")
-        self._base.execute("RELEASE start_patch")
-        self._busy = False
+    def child(self, parent: Patch) -> Patch:
+        """A patch that starts as ``parent`` (a prepared edit, then distractors): a nested
+        savepoint when ``parent`` is the innermost open patch on the shared connection,
+        else a copy of its database."""
+        if self._open and self._open[-1] is parent:
+            return self._savepoint(Patch(parent.conn, list(parent.inserted), dict(parent.updated)))
+        out = Patch(bytes_to_connection(parent.conn.serialize()))
+        out.conn.execute("PRAGMA foreign_keys = ON")
+        out.inserted, out.updated = list(parent.inserted), dict(parent.updated)
+        return out
+
+    def _savepoint(self, patch: Patch) -> Patch:
+        patch.conn.execute("SAVEPOINT start_patch")
+        self._open.append(patch)
+
+        def release() -> None:
+            if not self._open or self._open[-1] is not patch:
+                raise RuntimeError("StartBuilder: a start patch closed before the one inside it")
+            self._open.pop()
+            patch.conn.execute("ROLLBACK TO start_patch")
+            patch.conn.execute("RELEASE start_patch")
+
+        patch.release = release
+        return patch
 
     @staticmethod
     def _connect(state: bytes) -> sqlite3.Connection:
