@@ -94,18 +94,6 @@ class Ctx:
             id=f"state-{self._made}", domain=self.spec.name, start_patch=changes
         )
 
-    def after(self, start: bytes | Task) -> Task:
-        """The scratch session's current state, entered from ``start`` (the base or a
-        start-patch state) and changed since: the start's changes composed with the
-        session's, as one start patch from the base."""
-        if isinstance(start, Task):
-            changes = compose(start.start_patch, self.s.changes())
-        elif start is self.base:
-            changes = self.s.changes()
-        else:
-            raise ValueError("Ctx.after: the start state is neither the base nor a start patch")
-        return self.state(changes)
-
     def owners(self, ref: str, value: Any) -> set[Any]:
         """The users a base-state row (``ref`` = ``value``) belongs to (memoized)."""
         mk = (ref, repr(value))
@@ -295,26 +283,6 @@ class Ctx:
                 if col.match_policy != "exempt" and ch.before.get(c) != ch.after.get(c):
                     return True
         return False
-
-
-def compose(first: list[RowChange], then: list[RowChange]) -> list[RowChange]:
-    """Row changes ``first`` then ``then`` as one list from the state before ``first`` (a row
-    inserted and deleted again drops out; a row changed back to its before stays, as
-    ``changes()`` keeps it)."""
-    out: dict[tuple[str, str], RowChange] = {}
-    for ch in first:
-        out[(ch.table, repr(sorted(ch.key.items())))] = ch
-    for ch in then:
-        ident = (ch.table, repr(sorted(ch.key.items())))
-        old = out.get(ident)
-        if old is None:
-            out[ident] = ch
-            continue
-        if old.before is None and ch.after is None:
-            del out[ident]
-            continue
-        out[ident] = RowChange(table=ch.table, key=ch.key, before=old.before, after=ch.after)
-    return list(out.values())
 
 
 def field_values(result: Any, path: str) -> list[Any]:

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.spec.task import Task
+from engine.spec.task import RowChange, Task
 from synth.tasks.chain import Call, Facts
 from synth.tasks.context import Ctx
 from synth.tasks.domain import fetch_row
@@ -56,7 +56,40 @@ def replay(ctx: Ctx, start: bytes | Task, steps: list[Call]) -> Task | None:
     for st in steps:
         if not ctx.call(st.tool, st.args).ok:
             return None
-    return ctx.after(start)
+    return after(ctx, start)
+
+
+def after(ctx: Ctx, start: bytes | Task) -> Task:
+    """The scratch session's current state, entered from ``start`` (the base or a
+    start-patch state) and changed since: the start's changes composed with the
+    session's, as one start patch from the base."""
+    if isinstance(start, Task):
+        changes = compose(start.start_patch, ctx.s.changes())
+    elif start is ctx.base:
+        changes = ctx.s.changes()
+    else:
+        raise ValueError("draft.after: the start state is neither the base nor a start patch")
+    return ctx.state(changes)
+
+
+def compose(first: list[RowChange], then: list[RowChange]) -> list[RowChange]:
+    """Row changes ``first`` then ``then`` as one list from the state before ``first`` (a row
+    inserted and deleted again drops out; a row changed back to its before stays, as
+    ``changes()`` keeps it)."""
+    out: dict[tuple[str, str], RowChange] = {}
+    for ch in first:
+        out[(ch.table, repr(sorted(ch.key.items())))] = ch
+    for ch in then:
+        ident = (ch.table, repr(sorted(ch.key.items())))
+        old = out.get(ident)
+        if old is None:
+            out[ident] = ch
+            continue
+        if old.before is None and ch.after is None:
+            del out[ident]
+            continue
+        out[ident] = RowChange(table=ch.table, key=ch.key, before=old.before, after=ch.after)
+    return list(out.values())
 
 
 def current(ctx: Ctx, d: Draft) -> Task | None:
