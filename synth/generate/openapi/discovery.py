@@ -78,14 +78,8 @@ def _method_count(node: dict[str, Any]) -> int:
 def most_methods(name: str) -> int:
     """The most methods any shipped version of API ``name`` has: a world gets at most one
     tool per method, so this bounds what the API can become (the corpus report's ceiling)."""
-    docs = (documents_dir() / f"{name}.{v}.json" for v in _versions().get(name, []))
-    return max(
-        (len(d.get("methods") or {}) + _method_count(d) for d in map(_read, docs)), default=0
-    )
-
-
-def _read(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    docs = [load_document(f"{name}.{v}") for v in _versions().get(name, [])]
+    return max((len(d.get("methods") or {}) + _method_count(d) for d in docs), default=0)
 
 
 @cache
