@@ -18,7 +18,6 @@ from typing import Any
 
 import yaml
 
-from engine.db import bytes_to_connection
 from engine.errors import ScaleEnvError
 from engine.spec.task import Action, Task, UserProfile, dump_tasks
 from engine.spec.validate import load_spec
@@ -26,6 +25,7 @@ from engine.world import write_world
 from synth.importers import tau2_airline, tau2_retail
 from synth.importers.rows import ImportResult, import_world
 from synth.importers.sources import rows_from_document
+from synth.importers.tau2_doc import payment_methods, table_rows, user_identity
 
 DOMAINS = ("retail", "airline")
 REPLAY_FILE = "tau2_replay.json"
@@ -239,27 +239,16 @@ _ORDER_OPTIONAL = (
 )  # fmt: skip
 
 
+_RETAIL_PAYMENT_FIELDS = {"credit_card": ("brand", "last_four"), "gift_card": ("balance",)}
+
+
 def to_tau2_document(db_bytes: bytes) -> dict[str, Any]:
     """A retail world's database as tau2's ``db.json`` document (``RetailDB.model_dump``):
     the inverse of ``RETAIL_MAPPING``, absent optional order fields as None."""
 
-    conn = bytes_to_connection(db_bytes)
-    conn.row_factory = __import__("sqlite3").Row
-    try:
-        rows = {
-            t: [dict(r) for r in conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid')]
-            for t in ("users", "payment_methods", "products", "variants", "orders", "order_items")
-        }
-    finally:
-        conn.close()
-    pms: dict[str, dict[str, Any]] = {}
-    for p in rows["payment_methods"]:
-        pm = {"source": p["source"], "id": p["id"]}
-        if p["source"] == "credit_card":
-            pm.update(brand=p["brand"], last_four=p["last_four"])
-        elif p["source"] == "gift_card":
-            pm["balance"] = p["balance"]
-        pms.setdefault(p["user_id"], {})[p["id"]] = pm
+    tables = ("users", "payment_methods", "products", "variants", "orders", "order_items")
+    rows = table_rows(db_bytes, tables)
+    pms = payment_methods(rows["payment_methods"], lambda s: _RETAIL_PAYMENT_FIELDS.get(s, ()))
     variants: dict[str, dict[str, Any]] = {}
     for v in rows["variants"]:
         variants.setdefault(v["product_id"], {})[v["item_id"]] = {
@@ -270,12 +259,7 @@ def to_tau2_document(db_bytes: bytes) -> dict[str, Any]:
         }
     users = {
         u["user_id"]: {
-            "user_id": u["user_id"],
-            "name": {"first_name": u["first_name"], "last_name": u["last_name"]},
-            "address": {
-                f: u[f] for f in ("address1", "address2", "city", "country", "state", "zip")
-            },
-            "email": u["email"],
+            **user_identity(u),
             "payment_methods": pms.get(u["user_id"], {}),
             "orders": json.loads(u["orders"]),
         }

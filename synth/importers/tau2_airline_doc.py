@@ -4,10 +4,9 @@ the inverse of ``AIRLINE_MAPPING``, so a final state can be compared with tau2's
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from engine.db import bytes_to_connection
+from synth.importers.tau2_doc import payment_methods, table_rows, user_identity
 
 _CABINS = ("basic_economy", "economy", "business")
 _TIMES = (
@@ -20,16 +19,9 @@ _TABLES = (
 )  # fmt: skip
 
 
-def _rows(db_bytes: bytes) -> dict[str, list[dict[str, Any]]]:
-    conn = bytes_to_connection(db_bytes)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {
-            t: [dict(r) for r in conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid')]
-            for t in _TABLES
-        }
-    finally:
-        conn.close()
+def _airline_payment_fields(source: str) -> tuple[str, ...]:
+    """A card keeps its brand and last four digits; a gift card or certificate its amount."""
+    return ("brand", "last_four") if source == "credit_card" else ("amount",)
 
 
 def _date_status(d: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +43,7 @@ def _grouped(rows: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, A
 
 def to_airline_document(db_bytes: bytes) -> dict[str, Any]:
     """The database as ``{flights, users, reservations}`` in tau2's nesting."""
-    rows = _rows(db_bytes)
+    rows = table_rows(db_bytes, _TABLES)
     dates: dict[str, dict[str, Any]] = {}
     for d in rows["flight_dates"]:
         dates.setdefault(d["flight_number"], {})[d["date"]] = _date_status(d)
@@ -59,24 +51,12 @@ def to_airline_document(db_bytes: bytes) -> dict[str, Any]:
         f["flight_number"]: {**f, "dates": dates.get(f["flight_number"], {})}
         for f in rows["flights"]
     }
-    pms: dict[str, dict[str, Any]] = {}
-    for p in rows["payment_methods"]:
-        pm = {"source": p["source"], "id": p["id"]}
-        if p["source"] == "credit_card":
-            pm.update(brand=p["brand"], last_four=p["last_four"])
-        else:
-            pm["amount"] = p["amount"]
-        pms.setdefault(p["user_id"], {})[p["id"]] = pm
+    pms = payment_methods(rows["payment_methods"], _airline_payment_fields)
     person = ("first_name", "last_name", "dob")
     saved = _grouped(rows["saved_passengers"], "user_id")
     users = {
         u["user_id"]: {
-            "user_id": u["user_id"],
-            "name": {"first_name": u["first_name"], "last_name": u["last_name"]},
-            "address": {
-                f: u[f] for f in ("address1", "address2", "city", "country", "state", "zip")
-            },
-            "email": u["email"],
+            **user_identity(u),
             "dob": u["dob"],
             "payment_methods": pms.get(u["user_id"], {}),
             "saved_passengers": [{k: p[k] for k in person} for p in saved.get(u["user_id"], [])],
