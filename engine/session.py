@@ -44,7 +44,7 @@ from engine.runtime.call import ErrorType, PreparedTool, ToolResult, failure, ro
 from engine.runtime.changelog import instrument_bytes, strip_bytes
 from engine.runtime.guard import Guard
 from engine.runtime.patch import apply_patch, patch_statements, run_patch  # noqa: F401
-from engine.runtime.shared import Shared, shared_state  # noqa: F401
+from engine.runtime.shared import Base, Shared, shared_state  # noqa: F401
 from engine.runtime.start import Compiled
 from engine.spec.task import Action, RowChange, Task
 from engine.toolschema.tools import mcp_tools, openai_tools
@@ -96,7 +96,7 @@ class Session:
         self.budget = StepBudget(conn, self._shared.call_steps)  # armed during each call
         self.conn = conn
         self.task: Task | None = None
-        self._origin: bytes | None = None  # the state the changelog counts from, if known
+        self._origin: Base | None = None  # the state the changelog counts from, if known
         self._clean = -1  # ``conn.total_changes`` when the changelog was last empty
         # a task's start state, applied in place on ``_origin``: (patch digest, the patch's
         # row operations, with which a reset goes on from the start state back to ``_origin``)
@@ -108,12 +108,12 @@ class Session:
         self._origin = self._shared.base if _data is None else None
 
     # ---- state -----------------------------------------------------------------------
-    def _load(self, data: bytes) -> None:
+    def _load(self, data: Base) -> None:
         self.guard.internal()
         rollback(self.conn)
         self._start = None
-        if data is self._shared.base:  # (a lean world's base gets its changelog here)
-            self._shared.load_base(self.conn)
+        if data is self._shared.base or not isinstance(data, bytes):  # (a file: the base)
+            self._shared.load_base(self.conn)  # (a lean world's base gets its changelog here)
             self._clean = self.conn.total_changes
         else:
             self.conn.deserialize(data, name=SCHEMA)
@@ -134,7 +134,7 @@ class Session:
             self._clean = self.conn.total_changes
         return True
 
-    def _undo(self, target: bytes) -> bool:
+    def _undo(self, target: Base) -> bool:
         """Go back to ``target`` in place, when the changelog counts from it (through a task's
         start patch, if one was applied) and is short: O(changes + patch rows)."""
         if self._origin is not target:

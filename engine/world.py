@@ -26,6 +26,7 @@ import yaml
 
 from engine.db import bytes_to_connection, table_counts
 from engine.errors import SpecError, UnknownNameError, WorldError
+from engine.runtime.filebase import FileBase
 from engine.session import Session
 from engine.spec.models import DomainSpec
 from engine.spec.task import Task, read_tasks
@@ -261,12 +262,12 @@ _DAMAGE = (
 
 
 class World:
-    """A loaded world: spec, base database bytes, tasks. Sessions share the base bytes."""
+    """A loaded world: spec, base database bytes (or file), tasks. Sessions share the base."""
 
     def __init__(
         self,
         spec: DomainSpec,
-        base_bytes: bytes,
+        base_bytes: bytes | FileBase,
         *,
         tasks: list[Task] | None = None,
         manifest: Mapping[str, Any] | None = None,
@@ -275,11 +276,14 @@ class World:
         lean: bool = False,
     ) -> None:
         self.spec = spec
-        self.base_bytes = bytes(base_bytes)
+        # a base in a file (``from_file``) stays there: each session copies it page by page
+        # and the world holds no bytes (issue 21: a build's procedural testing)
+        self.base_file = base_bytes if isinstance(base_bytes, FileBase) else None
+        self._base_bytes = b"" if isinstance(base_bytes, FileBase) else bytes(base_bytes)
         # lean: sessions add the changelog to their own copy of base_bytes (a few ms of DDL
         # per session and per reset that reloads the base) instead of sharing an instrumented
         # copy of the whole database: one database less in memory, for builds (issue 21)
-        self.lean = lean
+        self.lean = lean or self.base_file is not None
         self._tasks = tasks
         self.manifest = dict(manifest or {})
         self.path = path
@@ -296,6 +300,22 @@ class World:
     ) -> World:
         """An in-memory world (synthesis uses it before anything is on disk)."""
         return cls(spec, db_bytes, tasks=list(tasks or []), manifest=meta, lean=lean)
+
+    @classmethod
+    def from_file(
+        cls, spec: DomainSpec, db_path: str | Path, meta: Mapping[str, Any] | None = None
+    ) -> World:
+        """A lean world whose base stays in the SQLite file ``db_path`` (read, never
+        written; it must outlive the world): sessions copy it page by page, so the process
+        never holds the file's bytes beside a session's copy (a build's procedural testing)."""
+        return cls(spec, FileBase(db_path), tasks=[], manifest=meta, lean=True)
+
+    @property
+    def base_bytes(self) -> bytes:
+        """The base database's bytes; a world on a file reads them on each use (keeps none)."""
+        if self.base_file is not None:
+            return self.base_file.path.read_bytes()
+        return self._base_bytes
 
     @classmethod
     def load(cls, world_dir: str | Path, verify: bool = True) -> World:
@@ -352,7 +372,11 @@ class World:
 
     @cached_property
     def row_counts(self) -> dict[str, int]:
-        return dict(self.manifest.get("rows") or table_counts(self.base_bytes))
+        if self.manifest.get("rows"):
+            return dict(self.manifest["rows"])
+        if self.base_file is not None:
+            return self.base_file.table_counts()
+        return table_counts(self.base_bytes)
 
     def session(self) -> Session:
         return Session(self)

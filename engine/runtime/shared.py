@@ -19,6 +19,7 @@ from engine.budget import call_steps
 from engine.db import q
 from engine.runtime.call import PreparedTool
 from engine.runtime.changelog import ChangeLog, instrument, instrument_bytes, schema_sql
+from engine.runtime.filebase import FileBase
 from engine.runtime.invariants import plan_checks
 from engine.runtime.patch import patch_statements
 from engine.runtime.start import Compiled, StartOps
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 _LOCK = threading.Lock()
 _PATCHES = 1024  # start patches kept per world (statements and compiled operations)
 
+Base = bytes | FileBase  # a world's base: its bytes, or a file each session copies from
+
 
 class Shared:
     """Per-world state every session of the world shares (built once, read-only after)."""
@@ -39,9 +42,16 @@ class Shared:
     def __init__(self, world: World, schema: str) -> None:
         self.spec: DomainSpec = world.spec
         # the state sessions start from: an instrumented copy of the world's bytes, or in a
-        # lean world its own plain bytes, to which each session adds the changelog
+        # lean world its own plain bytes or file, to which each session adds the changelog
         self.lean = getattr(world, "lean", False)
-        self.base = world.base_bytes if self.lean else instrument_bytes(self.spec, world.base_bytes)
+        self.base: Base
+        file = getattr(world, "base_file", None)
+        if file is not None:  # (always lean)
+            self.base = file
+        elif self.lean:
+            self.base = world.base_bytes
+        else:
+            self.base = instrument_bytes(self.spec, world.base_bytes)
         self.schema = schema
         self.ddl: list[str] | None = None  # a lean world's changelog DDL, made on first use
         self.log = ChangeLog(self.spec)
@@ -63,8 +73,12 @@ class Shared:
             )
 
     def load_base(self, conn: sqlite3.Connection) -> None:
-        """Deserialize the world's base into ``conn`` (as ``schema``), with the changelog."""
-        conn.deserialize(self.base, name=self.schema)
+        """Deserialize the world's base into ``conn`` (as ``schema``), with the changelog; a
+        base in a file is copied from it page by page (``engine.runtime.filebase``)."""
+        if isinstance(self.base, FileBase):
+            self.base.load(conn, self.schema)
+        else:
+            conn.deserialize(self.base, name=self.schema)
         if not self.lean:
             return
         ddl = self.ddl
