@@ -206,25 +206,35 @@ def check_refusals(sch: AuditSchema, s: Session, task: Task) -> list[str]:
 
 
 # ---- grounding and unique descriptions ---------------------------------------------------------
-def mention_rows(sch: AuditSchema, conn: sqlite3.Connection, m: dict[str, Any]) -> list[tuple]:
-    """Keys of the rows of ``m['table']`` that its ``where`` facts select."""
+def mention_rows(
+    sch: AuditSchema, conn: sqlite3.Connection, m: dict[str, Any], user: Any = None
+) -> list[tuple]:
+    """Keys of the rows of ``m['table']`` that its ``where`` facts select; with ``user``,
+    only rows some path leads to that user from (the exact ownership check follows)."""
     table = m["table"]
     pk = sch.pk(table)
     joins, conds, vals = [], [], []
+    to_one = True
     for i, (path, value) in enumerate(m.get("where", [])):
         col, _, pcol = path.partition(".")
         if pcol:
             lk = next((x for x in sch.links if x.table == table and x.column == col), None)
             if lk is None:
                 return []
+            to_one = to_one and sch.to_one(lk)
             joins.append(f"JOIN {_qi(lk.parent)} j{i} ON j{i}.{_qi(lk.pcol)} = t.{_qi(col)}")
             conds.append(f"j{i}.{_qi(pcol)} = ?")
         else:
             conds.append(f"t.{_qi(col)} = ?")
         vals.append(value)
-    sql = f"SELECT DISTINCT {', '.join('t.' + _qi(c) for c in pk)} FROM {_qi(table)} t " + " ".join(
-        joins
-    )
+    if user is not None:
+        cond, binds = sch.mine_sql(table, "t")
+        conds.append(cond)
+        vals += [user] * binds
+    # no DISTINCT over the key when no join can repeat a row: it would make SQLite walk
+    # the table in key order instead of starting from the selective side
+    keys = ", ".join("t." + _qi(c) for c in pk)
+    sql = f"SELECT {'' if to_one else 'DISTINCT '}{keys} FROM {_qi(table)} t " + " ".join(joins)
     if conds:
         sql += " WHERE " + " AND ".join(conds)
     return conn.execute(_TAG + sql, vals).fetchall()
@@ -239,7 +249,7 @@ def check_mentions(sch: AuditSchema, conn: sqlite3.Connection, task: Task, user:
                 str(value) == str(v) for v in task.user.known.values()
             ):
                 out.append(f"unique: {table} fact {value!r} is not in the instruction")
-        rows = mention_rows(sch, conn, m)
+        rows = mention_rows(sch, conn, m, user if m.get("mine") else None)
         if m.get("mine"):
             pk = sch.pk(table)
             rows = [

@@ -134,6 +134,36 @@ class AuditSchema:
             found |= {r[0] for r in conn.execute(_TAG + sql, list(where.values()))}
         return found
 
+    def to_one(self, lk: Link) -> bool:
+        """The parent column names one row (its key or a unique column): a join on ``lk``
+        cannot repeat the child row."""
+        ent = self.spec.entities[lk.parent]
+        col = ent.columns.get(lk.pcol)
+        return self._pk(lk.parent) == [lk.pcol] or (col is not None and bool(col.unique))
+
+    def mine_sql(self, table: str, alias: str) -> tuple[str, int]:
+        """A condition on the row ``alias`` of ``table``: some child -> parent path leads to
+        the user bound as ``?`` (and how many binds it takes). A necessary condition of
+        ``owners(...) == {user}``, so SQL keeps only the candidates for that exact check."""
+        if table == self.user:
+            return f"{alias}.{_qi(self.user_pk[0])} = ?", 1
+        paths = self.up_paths(table)
+        if not paths:
+            return "0", 0
+        out = []
+        for path in paths:
+            first = path[0]
+            joins = "".join(
+                f" JOIN {_qi(lk.parent)} o{i + 1} ON o{i + 1}.{_qi(lk.pcol)} = o{i}.{_qi(lk.column)}"
+                for i, lk in enumerate(path[1:], start=1)
+            )
+            out.append(
+                f"EXISTS (SELECT 1 FROM {_qi(first.parent)} o1{joins} WHERE "
+                f"o1.{_qi(first.pcol)} = {alias}.{_qi(first.column)} "
+                f"AND o{len(path)}.{_qi(self.user_pk[0])} = ?)"
+            )
+        return "(" + " OR ".join(out) + ")", len(out)
+
     # ---- audience -----------------------------------------------------------------------------
     def audience(self, tool_name: str) -> str:
         """'customer' or 'staff': declared, else a write tool none of whose params names the

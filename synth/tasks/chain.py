@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.runtime.call import ToolResult
 from engine.spec.task import RowChange, Task
-from synth.tasks.context import Ctx, field_values, meaningful_result, same
+from synth.tasks.context import Ctx, SameSet, field_values, meaningful_result, same
 from synth.tasks.domain import fetch_row
 from synth.tasks.draw import DeadEnd, NoCandidates, _row_of, draw_args
 from synth.tasks.ownership import foreign_args
@@ -44,19 +44,25 @@ class Facts:
     """What the user can say, by value lineage (root column) -> values, in order of relevance."""
 
     by_root: dict[str, list[Any]] = field(default_factory=dict)
+    seen: dict[str, SameSet] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, root: str, value: Any) -> None:
         if value is None or isinstance(value, dict | list):
             return
-        vals = self.by_root.setdefault(root, [])
-        if not any(same(v, value) for v in vals):
-            vals.append(value)
+        seen = self.seen.setdefault(root, SameSet())
+        if value not in seen:
+            seen.add(value)
+            self.by_root.setdefault(root, []).append(value)
 
     def has(self, root: str, value: Any) -> bool:
-        return any(same(v, value) for v in self.by_root.get(root, []))
+        seen = self.seen.get(root)
+        return seen is not None and value in seen
 
     def copy(self) -> Facts:
-        return Facts({k: list(v) for k, v in self.by_root.items()})
+        return Facts(
+            {k: list(v) for k, v in self.by_root.items()},
+            {k: v.copy() for k, v in self.seen.items()},
+        )
 
 
 def default_accept(ctx: Ctx, tool: str) -> Accept:
@@ -228,9 +234,12 @@ def arg_options(
             return []
         vals = avail.by_root.get(ctx.info.root(col), [])
         if hint is not None and vals:
-            linked = _linked(ctx, hint[0], hint[1], ctx.info.root(col))
-            first = [v for v in vals if any(same(v, x) for x in linked)]
-            vals = first + [v for v in vals if v not in first]
+            linked = SameSet()
+            for x in _linked(ctx, hint[0], hint[1], ctx.info.root(col)):
+                linked.add(x)
+            first = [v for v in vals if v in linked]
+            chosen = set(first)  # scalars (Facts holds no lists or objects)
+            vals = first + [v for v in vals if v not in chosen]
         vals = vals[:3]
         if not vals:
             return []

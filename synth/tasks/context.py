@@ -9,13 +9,14 @@ place, O(changed rows), where a state kept as database bytes cost a copy of the 
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections import Counter
 from typing import Any
 
 import networkx as nx
 
-from engine.db import bytes_to_connection
+from engine.db import bytes_to_connection, q
 from engine.runtime.argcheck import ArgError, compile_params
 from engine.runtime.call import ToolResult, truthy
 from engine.spec.models import PolicyRule
@@ -54,6 +55,10 @@ class Ctx:
         self.s = world.session()
         self.base = self.s.snapshot()
         self.base_conn = bytes_to_connection(world.base_bytes)
+        self.info.counts = {  # link walks skip paths through shared categories (domain.py)
+            t: self.base_conn.execute(f"SELECT COUNT(*) FROM {q(t)}").fetchone()[0]
+            for t in self.spec.entities
+        }
         self.links: dict[tuple, list[tuple[Any, int, str]]] = {}
         self._keys: dict[str, list[tuple]] = {}
         self.token: int | None = None  # names the state memo entries were made on
@@ -322,6 +327,47 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float):
         return abs(float(a) - float(b)) < 0.005
     return str(a) == str(b)
+
+
+class SameSet:
+    """Scalar values, asked "is one of them ``same`` as x?" in O(1) instead of a scan: equal
+    values, equal texts, and numbers in the neighbouring half-cent buckets."""
+
+    def __init__(self) -> None:
+        self._eq: set[Any] = set()
+        self._text: set[str] = set()
+        self._num: dict[int, list[float]] = {}
+
+    @staticmethod
+    def _bucket(x: Any) -> int | None:
+        if not isinstance(x, int | float):
+            return None
+        try:
+            return math.floor(float(x) * 200)
+        except (OverflowError, ValueError):  # inf, nan, huge ints: equality and text decide
+            return None
+
+    def add(self, x: Any) -> None:
+        self._eq.add(x)
+        self._text.add(str(x))
+        b = self._bucket(x)
+        if b is not None:
+            self._num.setdefault(b, []).append(float(x))
+
+    def __contains__(self, x: Any) -> bool:
+        if x in self._eq or str(x) in self._text:
+            return True
+        b = self._bucket(x)
+        if b is None:
+            return False
+        f = float(x)
+        return any(abs(f - y) < 0.005 for k in (b - 1, b, b + 1) for y in self._num.get(k, ()))
+
+    def copy(self) -> SameSet:
+        out = SameSet()
+        out._eq, out._text = set(self._eq), set(self._text)
+        out._num = {k: list(v) for k, v in self._num.items()}
+        return out
 
 
 def meaningful_result(result: Any) -> bool:

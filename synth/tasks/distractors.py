@@ -16,8 +16,11 @@ import sqlite3
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from sqlglot import exp
+
 from engine.db import q
 from engine.spec.models import DATE_FMT, DATETIME_FMT
+from engine.spec.sql import parse_one_statement
 from synth.seed.repair import fill_plan
 from synth.seed.values import Pattern
 from synth.tasks.domain import FK, TAG, fetch_row
@@ -48,12 +51,18 @@ class Distractors:
     @cached_property
     def fills(self) -> list[tuple[str, str, str]]:
         """The spec's fills of derived columns, rerun on a copy's own rows (an order's
-        total from its copied items)."""
+        total from its copied items). A fill that ranks rows (a window function: every
+        10th order is cancelled) says where a row sits in the seeded table, not what it
+        derives from: a copy keeps the original's value (rerun, it would also read the whole
+        table for one row, and a copied payment ranked past the orders became a refund)."""
         out = []
         for table, col, stmt, _reads in fill_plan(self.spec):
             c = self.spec.entities[table].columns[col]
-            if not c.primary_key and not c.references:
-                out.append((table, col, stmt))
+            if c.primary_key or c.references:
+                continue
+            if parse_one_statement(stmt).find(exp.Window) is not None:
+                continue
+            out.append((table, col, stmt))
         return out
 
     # ---- keys ------------------------------------------------------------------------------

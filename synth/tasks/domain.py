@@ -19,6 +19,11 @@ TAG = "/*scaleenv:tasks*/ "  # our own SQL text: never shares a cached statement
 MAX_PATH = 4
 MAX_PATHS = 10
 RELATED_LIMIT = 200
+# Rows a link walk may expect to touch (from the base's row counts). A walk that expects more
+# goes through a parent most rows share (every reservation at an airport, then every user who
+# flew from those airports): it relates rows by a category, not by a link, and its cost grows
+# with the world while its candidates stay as weak. Curated worlds keep every path at 10k rows.
+MAX_REACH = 1000
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class SchemaInfo:
                         self.fks.append(FK(table, cname, parent, pcol))
         self._paths: dict[tuple[str, str], list[tuple[Step, ...]]] = {}
         self._sql: dict[tuple, str] = {}
+        self.counts: dict[str, int] | None = None  # the base's rows per table, when known
 
     # ---- basics ----------------------------------------------------------------------------
     def pk(self, table: str) -> list[str]:
@@ -306,6 +312,22 @@ class SchemaInfo:
             )
         return sql
 
+    def reach(self, src: str, path: tuple[Step, ...]) -> float:
+        """Rows a walk of ``path`` from one ``src`` row is expected to touch: each step down
+        multiplies by the average children per parent, no step holds more than its table
+        (0 without row counts)."""
+        if self.counts is None:
+            return 0.0
+        cur, total, table = 1.0, 0.0, src
+        for st in path:
+            size = self.counts.get(st.dst, 0)
+            if not st.up:
+                cur *= size / max(1, self.counts.get(table, 0))
+            cur = min(cur, size)
+            total += cur
+            table = st.dst
+        return total
+
     def up_path(self, src: str, dst: str) -> tuple[Step, ...] | None:
         """The shortest child -> parent path (ownership: an item's order's user)."""
         for p in self.paths(src, dst):
@@ -363,6 +385,8 @@ def related(
             out[row[col]] = (0, col)
     args = [key[c] for c in info.pk(src)]
     for path in info.paths(src, dst):
+        if info.reach(src, path) > MAX_REACH:
+            continue
         for (v,) in conn.execute(info.path_sql(src, path, col), args):
             if v not in out:
                 out[v] = (len(path), path[-1].fk.column)

@@ -92,10 +92,12 @@ def count_matching(
     """How many rows of ``table`` the facts ``where`` select (``col`` or ``fk.col`` of the
     parent ``fk`` names); with ``user``, only among that user's rows."""
     joins, conds, vals = [], [], []
+    to_one = True  # every join meets at most one parent row: no DISTINCT needed
     for i, (path, value) in enumerate(where):
         col, _, pcol = path.partition(".")
         if pcol:
             fk = next(f for f in info.parents(table) if f.column == col)
+            to_one = to_one and info.names_row(f"{fk.parent}.{fk.pcol}")
             joins.append(f"JOIN {q(fk.parent)} j{i} ON j{i}.{q(fk.pcol)} = t0.{q(col)}")
             conds.append(f"j{i}.{q(pcol)} = ?")
         else:
@@ -105,11 +107,15 @@ def count_matching(
         path = info.up_path(table, info.user_table)
         if path is not None:
             for i, st in enumerate(path):
+                to_one = to_one and info.names_row(f"{st.fk.parent}.{st.fk.pcol}")
                 a, b = ("t0" if i == 0 else f"u{i}"), f"u{i + 1}"
                 joins.append(f"JOIN {q(st.dst)} {b} ON {b}.{q(st.fk.pcol)} = {a}.{q(st.fk.column)}")
             conds.append(f"u{len(path)}.{q(info.pk(info.user_table)[0])} = ?")
             vals.append(user)
     pk = ", ".join(f"t0.{q(c)}" for c in info.pk(table))
-    sql = f"SELECT COUNT(*) FROM (SELECT DISTINCT {pk} FROM {q(table)} t0 {' '.join(joins)}"
-    sql += (" WHERE " + " AND ".join(conds) if conds else "") + ")"
+    # A DISTINCT over the key makes SQLite walk the whole table in key order; joins that
+    # each meet one parent row cannot repeat a row, so the plain count lets it start from
+    # the selective side (a product's name, then its variants by index).
+    rows = f"SELECT {'' if to_one else 'DISTINCT '}{pk} FROM {q(table)} t0 {' '.join(joins)}"
+    sql = f"SELECT COUNT(*) FROM ({rows}" + (" WHERE " + " AND ".join(conds) if conds else "") + ")"
     return int(conn.execute(TAG + sql, vals).fetchone()[0])
