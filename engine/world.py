@@ -26,7 +26,7 @@ import yaml
 
 from engine.db import bytes_to_connection, table_counts
 from engine.errors import SpecError, UnknownNameError, WorldError
-from engine.runtime.filebase import FileBase
+from engine.runtime.filebase import FileBase, file_table_counts
 from engine.session import Session
 from engine.spec.models import DomainSpec
 from engine.spec.task import Task, read_tasks
@@ -177,8 +177,8 @@ def _write(out: Path, files: Mapping[str, bytes], meta: Mapping[str, Any]) -> Pa
             **dict(meta),
             "files": entries,
         }
-        if DB_FILE in files:
-            manifest["rows"] = table_counts(files[DB_FILE])
+        if DB_FILE in files:  # counted in the written file: no second copy in memory
+            manifest["rows"] = file_table_counts(tmp / DB_FILE)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         for f in tmp.rglob("*"):
             if f.is_file():

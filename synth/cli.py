@@ -8,6 +8,7 @@ takes a curated domain's name (``scaleenv world build retail``).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -130,11 +131,13 @@ def world_build(
         tasks=tasks,
         strict=strict,
     )
-    from engine.db import (
-        table_counts,  # lazy: CLI start-up stays fast; a command loads only what it runs
+    from engine.world import (
+        MANIFEST,  # lazy: CLI start-up stays fast; a command loads only what it runs
     )  # lazy: the CLI loads only what a command runs
 
-    total = sum(table_counts(res.db_bytes).values())
+    # the rows the manifest counted in the written file (a count of res.db_bytes would
+    # deserialize a second copy of the database: the build's peak memory, issue 21)
+    total = sum(json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["rows"].values())
     out.print(f"[green]built[/green] {lit(res.path)} ({total} rows, {len(res.spec.tools)} tools)")
     for warning in res.reports.get("seeding", {}).get("warnings", []):
         out.print(f"[yellow]warning:[/yellow] seeding: {lit(warning)}")

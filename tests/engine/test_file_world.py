@@ -4,16 +4,18 @@ the same bytes; the world keeps no bytes of its own (issue 21: one database in m
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 import engine.session as session_mod
+from engine.db import table_counts
 from engine.errors import WorldError
 from engine.runtime.filebase import FileBase
 from engine.runtime.shared import shared_state
 from engine.session import Session
-from engine.world import World
+from engine.world import World, write_world
 
 
 def on_file(world: World, tmp_path: Path, name: str = "base.sqlite") -> World:
@@ -85,3 +87,10 @@ def test_a_missing_file_is_an_error_and_the_session_keeps_a_schema(
     with pytest.raises(WorldError, match="base.sqlite: cannot copy the world's base"):
         s.reset()
     assert s.conn.execute("SELECT COUNT(*) FROM world.sqlite_master").fetchone() == (0,)
+
+
+def test_manifest_rows_are_counted_in_the_written_file(tiny_world: World, tmp_path: Path) -> None:
+    files = {"spec.yaml": b"name: x\n", "world.sqlite": tiny_world.base_bytes}
+    out = write_world(tmp_path / "w", files, {"seed": 0})
+    rows = json.loads((out / "manifest.json").read_text())["rows"]
+    assert rows == table_counts(tiny_world.base_bytes) and sum(rows.values()) > 0
