@@ -21,9 +21,10 @@ MAX_PATHS = 10
 RELATED_LIMIT = 200
 # Rows a link walk may expect to touch (from the base's row counts). A walk that expects more
 # goes through a parent most rows share (every reservation at an airport, then every user who
-# flew from those airports): it relates rows by a category, not by a link, and its cost grows
-# with the world while its candidates stay as weak. Curated worlds keep every path at 10k rows.
-MAX_REACH = 1000
+# flew from those airports): it relates rows by a category, not by a link, returns an arbitrary
+# slice of it (RELATED_LIMIT values), and its cost grows with the world while its candidates
+# stay as weak. Retail and bank keep every path at any size; airline drops 10 of 707 at 10k.
+MAX_REACH = 500
 
 
 @dataclass(frozen=True)
