@@ -5,6 +5,11 @@ A task's start patch is kept three ways, each O(patch rows), never a copy of the
 its digest (so equal patches share the rest), its statements (to apply it the first time,
 ``engine.runtime.patch``) and, once applied, its exact row operations (``Compiled``, to switch
 between start states in place, ``engine.runtime.start``).
+
+The patch caches are least-recently-used memos of a fixed size (``engine.runtime.lru``): a
+generation run enters thousands of start states, each a few times in a row and then never
+again, so keeping every one (or clearing all at a size) made memory grow with the number
+of tasks (issue 21). A patch dropped from them is rebuilt from its task when needed.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from engine.runtime.call import PreparedTool
 from engine.runtime.changelog import ChangeLog, instrument, instrument_bytes, schema_sql
 from engine.runtime.filebase import FileBase
 from engine.runtime.invariants import plan_checks
+from engine.runtime.lru import Lru
 from engine.runtime.patch import patch_statements
 from engine.runtime.start import Compiled, StartOps
 from engine.runtime.undo import Undo
@@ -31,7 +37,8 @@ if TYPE_CHECKING:
     from engine.world import World
 
 _LOCK = threading.Lock()
-_PATCHES = 1024  # start patches kept per world (statements and compiled operations)
+PATCHES = 128  # start patches kept per world (statements and compiled operations)
+DIGESTS = 256  # tasks whose start patch digest is kept (the tasks themselves included)
 
 Base = bytes | FileBase  # a world's base: its bytes, or a file each session copies from
 
@@ -60,9 +67,9 @@ class Shared:
         self.layout, self.checks = plan_checks(self.spec)
         self.call_steps = call_steps(sum(world.row_counts.values()))
         self.tools: dict[str, PreparedTool] = {}
-        self.patches: dict[str, list[tuple[str, list[Any], int]]] = {}  # patch digest -> statements
-        self.compiled: dict[str, Compiled | None] = {}  # digest -> operations (None: replay failed)
-        self.digests: dict[int, tuple[Task, str]] = {}
+        self.patches: Lru[str, list[tuple[str, list[Any], int]]] = Lru(PATCHES)  # digest -> stmts
+        self.compiled: Lru[str, Compiled | None] = Lru(PATCHES)  # None: its replay failed
+        self.digests: Lru[int, tuple[Task, str]] = Lru(DIGESTS)  # id(task) -> (task, digest)
         self.hash_sql = []
         for table in sorted(self.spec.entities):
             entity = self.spec.entities[table]
@@ -104,20 +111,17 @@ class Shared:
                 [c.model_dump(mode="json") for c in task.start_patch], sort_keys=True, default=str
             )
             memo = (task, hashlib.sha256(blob.encode()).hexdigest())
-            if len(self.digests) > 4096:
-                self.digests.clear()
             self.digests[id(task)] = memo
         return memo[1]
 
     def start_patch(self, task: Task) -> tuple[str, list[tuple[str, list[Any], int]]]:
-        """``task``'s start patch as (digest, statements): built once per patch, kept for a
-        bounded number of patches (O(patch rows) each; never a copy of the database)."""
+        """``task``'s start patch as (digest, statements): built once per patch while it is
+        among the ``PATCHES`` most recently used (O(patch rows) each; never a copy of the
+        database)."""
         key = self.digest(task)
         stmts = self.patches.get(key)
         if stmts is None:
             stmts = patch_statements(self.spec, task.start_patch, f"task {task.id}")
-            if len(self.patches) > _PATCHES:
-                self.patches.clear()
             self.patches[key] = stmts
         return key, stmts
 
@@ -125,9 +129,7 @@ class Shared:
         """Keep a patch's compiled operations; None marks a patch whose replay failed (it is
         applied from its statements from then on)."""
         if compiled is not None and key in self.compiled:
-            return  # a failed replay stays marked
-        if len(self.compiled) > _PATCHES:
-            self.compiled.clear()
+            return  # a failed replay stays marked (while it is kept)
         self.compiled[key] = compiled
 
 

@@ -19,6 +19,7 @@ import networkx as nx
 from engine.db import bytes_to_connection, q
 from engine.runtime.argcheck import ArgError, compile_params
 from engine.runtime.call import ToolResult, truthy
+from engine.runtime.lru import Lru
 from engine.spec.models import PolicyRule
 from engine.spec.sql import params_used
 from engine.spec.task import RowChange, Task
@@ -26,6 +27,8 @@ from engine.world import World
 from synth.tasks.args import FreeValues, ParamSource, analyze_params
 from synth.tasks.domain import TAG, SchemaInfo, all_keys, related
 from synth.tasks.ownership import owners_of
+
+LINKS, OWNERS = 2048, 4096  # base-state lookups kept (recomputed when dropped)
 
 
 class Ctx:
@@ -59,7 +62,7 @@ class Ctx:
             t: self.base_conn.execute(f"SELECT COUNT(*) FROM {q(t)}").fetchone()[0]
             for t in self.spec.entities
         }
-        self.links: dict[tuple, list[tuple[Any, int, str]]] = {}
+        self.links: Lru[tuple, list[tuple[Any, int, str]]] = Lru(LINKS)  # (issue 21: bounded)
         self._keys: dict[str, list[tuple]] = {}
         self.token: int | None = None  # names the state memo entries were made on
         self._state: bytes | None = None
@@ -68,7 +71,7 @@ class Ctx:
         self.excluded: dict[str, set[Any]] = {}
         self.memo: dict[tuple, Any] = {}
         self.depths: dict[str, int] = {}
-        self._owners: dict[tuple[str, str], set[Any]] = {}
+        self._owners: Lru[tuple[str, str], set[Any]] = Lru(OWNERS)
         self.pending: list[dict[str, Any]] = []  # row mentions of the sentence being written
         self.user: Any = None  # the user of the task being built (descriptions say "my")
         self.fail: str | None = None  # why the last sub-goal could not be written
@@ -88,9 +91,8 @@ class Ctx:
             self.s.restore(state)
         if state is not self._state:  # a token per state object: hash() would read all its bytes
             self._state, self._states = state, self._states + 1
+            self.memo.clear()  # (its entries name the old token, which never comes back)
         self.token = self._states
-        if len(self.memo) > 20000:
-            self.memo.clear()
 
     def state(self, changes: list[RowChange]) -> Task:
         """The state ``changes`` (row changes from the base) make, for ``at``."""
@@ -118,7 +120,7 @@ class Ctx:
         return {v: c for v, c in values.items() if self.owners(ref, v) in (set(), {user})}
 
     def related(self, table: str, key: dict[str, Any], ref: str) -> list[tuple[Any, int, str]]:
-        """``schema.related`` in the base state, memoized for the whole run. Links are only
+        """``schema.related`` in the base state, memoized (the ``LINKS`` latest). Links are only
         candidates (every one is tried by a real call on the task's state), so the base's
         links serve every task and the lookups are shared between tasks."""
         mk = (table, tuple(key.items()), ref)
