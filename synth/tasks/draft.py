@@ -13,7 +13,6 @@ from typing import Any
 from engine.spec.task import RowChange, Task
 from synth.tasks.chain import Call, Facts
 from synth.tasks.context import Ctx
-from synth.tasks.domain import fetch_row
 from synth.tasks.start import Patch, StartBuilder
 
 
@@ -32,9 +31,6 @@ class Draft:
     distractor_keys: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     edges: list[list[str]] = field(default_factory=list)
     chain: list[str] = field(default_factory=list)
-    # the row ``prepare`` last edited, as it was before (table, key, row): the patch holds the
-    # edit, ``start`` does not (see ``prepare``)
-    lag: tuple[str, dict[str, Any], dict[str, Any]] | None = None
 
     @property
     def writes(self) -> list[Call]:
@@ -103,16 +99,11 @@ def prepare(
     far still replays."""
     conn = d.patch.conn
     snapshot_updates = dict(d.patch.updated)
-    # The state replayed and kept is the patch *before* the edit: the copy-based code took it
-    # by ``serialize()`` inside the open savepoint, which reads a deserialized database's
-    # committed pages only. Kept so tasks.jsonl stays byte-identical; entering the edited
-    # state here instead changes which sub-goals later draws find (a known defect, reported).
-    start = ctx.state(d.patch.changes(ctx))
-    row = fetch_row(conn, ctx.info, table, key)
     conn.execute("SAVEPOINT draft_prepare")
     if not sb.set_column(d.patch, table, key, col, value):
         conn.execute("RELEASE draft_prepare")
         return False
+    start = ctx.state(d.patch.changes(ctx))  # the edited state: the steps replay on it
     if replay(ctx, start, d.steps) is None:
         conn.execute("ROLLBACK TO draft_prepare")
         conn.execute("RELEASE draft_prepare")
@@ -120,5 +111,4 @@ def prepare(
         return False
     conn.execute("RELEASE draft_prepare")
     d.start = start
-    d.lag = None if row is None else (table, key, row)
     return True

@@ -12,14 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from engine.db import q
 from engine.reward.match import normalize_answer
 from engine.spec.models import PolicyRule
 from engine.spec.task import Task
 from synth.seed.repair import columns_in
 from synth.tasks.chain import Call, sample_call
 from synth.tasks.context import Ctx
-from synth.tasks.domain import TAG
 from synth.tasks.draft import Draft, current, prepare
 from synth.tasks.draw import primary_param
 from synth.tasks.render import Ambiguous, request
@@ -168,19 +166,11 @@ def _trial_state(
 
 @contextmanager
 def _at_start(d: Draft) -> Iterator[None]:
-    """The draft's patch connection holding ``d.start`` (its last prepared edit undone,
-    ``Draft.lag``) inside a savepoint that is rolled back on exit."""
+    """The draft's patch connection (it holds ``d.start``) inside a savepoint that is rolled
+    back on exit."""
     conn = d.patch.conn
     conn.execute("SAVEPOINT refusal_trial")
     try:
-        if d.lag is not None:
-            table, key, row = d.lag
-            sets = ", ".join(f"{q(c)} = ?" for c in row)
-            where = " AND ".join(f"{q(c)} = ?" for c in key)
-            conn.execute(
-                TAG + f"UPDATE {q(table)} SET {sets} WHERE {where}",
-                [*row.values(), *key.values()],
-            )
         yield
     finally:
         conn.execute("ROLLBACK TO refusal_trial")
