@@ -46,6 +46,13 @@ class Facts:
     by_root: dict[str, list[Any]] = field(default_factory=dict)
     seen: dict[str, SameSet] = field(default_factory=dict, repr=False, compare=False)
 
+    def __post_init__(self) -> None:  # values given as ``by_root`` are known too
+        for root, vals in self.by_root.items():
+            if root not in self.seen:
+                self.seen[root] = SameSet()
+                for v in vals:
+                    self.seen[root].add(v)
+
     def add(self, root: str, value: Any) -> None:
         if value is None or isinstance(value, dict | list):
             return

@@ -4,15 +4,23 @@ and evaluation by state diff + answers only (tiny_shop: fast)."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from engine.db import bytes_to_connection
 from engine.reward.evaluate import evaluate_changes
 from engine.spec.task import Action, Task
 from engine.spec.validate import load_spec
 from synth.build import build_world
 from synth.tasks import generate_tasks, quality_report, verify_task
 from synth.tasks import verify as V
+from synth.tasks.chain import Facts
+from synth.tasks.context import SameSet, same
+from synth.tasks.distractors import Distractors
+from synth.tasks.domain import MAX_REACH, SchemaInfo, related
 from synth.tasks.verify import distractor_problem
 
 N = 12
@@ -392,3 +400,78 @@ def test_start_patch_edits_are_checked_on_the_rows_they_change(world):
         ("refunds", refund, paid)
     ]
     patch.close()
+
+
+_SCALARS = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.sampled_from([0.1, 0.104, 0.105, 0.11, 2.5, 2.504, 1, 1.0, True, "1", "1.0", "x"]),
+    st.text(max_size=4),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SCALARS, max_size=12), _SCALARS)
+def test_sameset_answers_as_a_scan_of_same(values: list, x: object) -> None:
+    """Facts dedupe in O(1) (issue 21): the index answers exactly what a scan of same() did,
+    and Facts keeps the first of each run of same values, in order."""
+    seen = SameSet()
+    for v in values:
+        seen.add(v)
+    assert (x in seen) == any(same(v, x) for v in values)
+    facts, kept = Facts(), []
+    for v in values:
+        facts.add("t.c", v)
+        if not any(same(k, v) for k in kept):
+            kept.append(v)
+    assert facts.by_root.get("t.c", []) == kept
+    assert facts.has("t.c", x) == any(same(k, x) for k in kept)
+    assert Facts({"t.c": list(kept)}).has("t.c", x) == facts.has("t.c", x)
+
+
+def test_link_walks_skip_paths_through_a_category(world):
+    """A walk expected to touch more than MAX_REACH rows (up to a parent most rows share,
+    then down to all of its children) is no link (issue 21): with the base's counts of a
+    small world every path is walked; when each parent has MAX_REACH children, the walks
+    through it are dropped: siblings are reached by longer links, if at all."""
+    info = SchemaInfo(world.spec)
+    conn = bytes_to_connection(world.base_bytes)
+    for fk in info.fks:  # a child table whose rows share parents: siblings are links
+        pk = info.pk(fk.table)
+        shared = conn.execute(
+            f'SELECT "{fk.column}" FROM "{fk.table}" GROUP BY 1 HAVING COUNT(*) > 1 LIMIT 1'
+        ).fetchone()
+        if len(pk) == 1 and shared is not None:
+            break
+    else:
+        pytest.fail("the fixture has no parent with two children")
+    key_value = conn.execute(
+        f'SELECT "{pk[0]}" FROM "{fk.table}" WHERE "{fk.column}" = ? ORDER BY 1', shared
+    ).fetchone()[0]
+    ref = f"{fk.table}.{pk[0]}"
+    walk = related(conn, info, fk.table, {pk[0]: key_value}, ref)
+    assert len(walk) > 1  # the row itself and its siblings
+    info.counts = {
+        t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in info.spec.entities
+    }
+    assert related(conn, info, fk.table, {pk[0]: key_value}, ref) == walk
+    info.counts = {t: 10 for t in info.spec.entities}
+    info.counts[fk.table] = 10 * MAX_REACH  # each parent row has MAX_REACH children
+    paths = info.paths(fk.table, fk.table)
+    assert any(info.reach(fk.table, p) > MAX_REACH for p in paths)
+    kept = related(conn, info, fk.table, {pk[0]: key_value}, ref)
+    near, now = {v: n for v, n, _ in walk}, {v: n for v, n, _ in kept}
+    assert set(now) <= set(near) and all(now[v] >= near[v] for v in now)
+    assert now != near  # the siblings' walk through the shared parent is dropped
+    assert kept[0][:2] == (key_value, 0)
+
+
+def test_distractor_copies_keep_ranked_fills(domains_dir):
+    """Fills that rank rows (a window function: every 10th order cancelled) are not rerun on
+    a distractor copy (issue 21): a copy keeps the original's status and payment kind, while
+    derived fills (an order's total from its items) are."""
+    spec = load_spec(domains_dir / "retail.yaml")
+    sb = SimpleNamespace(spec=spec, info=SchemaInfo(spec), ctx=SimpleNamespace(base_conn=None))
+    rerun = {(t, c) for t, c, _sql in Distractors(sb).fills}  # type: ignore[arg-type]
+    assert ("orders", "total") in rerun and ("orders", "delivered_at") in rerun
+    assert ("orders", "status") not in rerun and ("payments", "kind") not in rerun

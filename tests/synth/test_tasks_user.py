@@ -14,7 +14,7 @@ from synth.audit.checks import connect, mention_rows
 from synth.build import build_world
 from synth.tasks import generate_tasks
 from synth.tasks.domain import SchemaInfo
-from synth.tasks.ownership import owners_of
+from synth.tasks.ownership import count_matching, owners_of
 
 N = 30
 DOMAINS = ("car_rental", "vet_clinic")
@@ -94,9 +94,18 @@ def test_staff_tools_never_appear_in_customer_tasks(built):
         assert not used & staff, t.id
 
 
+def _owned_by(sch: AuditSchema, conn, table: str, rows: list, user) -> list:
+    """The rows (keys) of ``table`` that belong to ``user`` alone."""
+    pk = sch.pk(table)
+    return sorted(
+        r for r in rows if sch.owners(conn, table, dict(zip(pk, r, strict=True))) == {user}
+    )
+
+
 def test_every_mention_names_exactly_one_row(built):
     world, ts, _res = built
     sch = AuditSchema(world.spec)
+    info = SchemaInfo(world.spec)
     s = world.session()
     mentions = 0
     for t in ts.tasks:
@@ -104,14 +113,14 @@ def test_every_mention_names_exactly_one_row(built):
         conn = connect(s.snapshot())
         for m in t.meta["mentions"]:
             rows = mention_rows(sch, conn, m)
+            # the sampler's count (no DISTINCT when every join meets one parent) agrees
+            assert count_matching(conn, info, m["table"], m.get("where", [])) == len(rows)
             if m["mine"]:
-                pk = sch.pk(m["table"])
-                rows = [
-                    r
-                    for r in rows
-                    if sch.owners(conn, m["table"], dict(zip(pk, r, strict=True)))
-                    == {t.meta["user_key"]}
-                ]
+                user = t.meta["user_key"]
+                rows = _owned_by(sch, conn, m["table"], rows, user)
+                # the SQL prefilter for the user keeps every row the exact check keeps
+                pre = mention_rows(sch, conn, m, user)
+                assert _owned_by(sch, conn, m["table"], pre, user) == rows, (t.id, m)
             assert len(rows) == 1, (t.id, m)
             mentions += 1
         conn.close()
