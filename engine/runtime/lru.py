@@ -49,6 +49,17 @@ class Lru(Generic[K, V]):
         data = self._data
         data[key] = value
         data.move_to_end(key)
+        self._trim()
+
+    def resize(self, limit: int) -> None:
+        """A new ``limit``; the least recently used entries past it are dropped now."""
+        if limit < 1:
+            raise ValueError(f"Lru limit must be at least 1, got {limit}")
+        self.limit = limit
+        self._trim()
+
+    def _trim(self) -> None:
+        data = self._data
         while len(data) > self.limit:
             data.popitem(last=False)
 

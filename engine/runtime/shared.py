@@ -6,10 +6,12 @@ its digest (so equal patches share the rest), its statements (to apply it the fi
 ``engine.runtime.patch``) and, once applied, its exact row operations (``Compiled``, to switch
 between start states in place, ``engine.runtime.start``).
 
-The patch caches are least-recently-used memos of a fixed size (``engine.runtime.lru``): a
-generation run enters thousands of start states, each a few times in a row and then never
-again, so keeping every one (or clearing all at a size) made memory grow with the number
-of tasks (issue 21). A patch dropped from them is rebuilt from its task when needed.
+The patch caches are least-recently-used memos of a fixed size (``engine.runtime.lru``),
+large enough that sessions cycling through a task set switch between start states from
+their row operations. Task generation enters thousands of throwaway sampling states, each
+a few times in a row and then never again: it runs inside ``Shared.scratch``, which keeps
+far fewer, so its memory does not grow with the number of tasks (issue 21). A patch
+dropped from them is rebuilt from its task when needed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from engine.budget import call_steps
@@ -37,8 +41,9 @@ if TYPE_CHECKING:
     from engine.world import World
 
 _LOCK = threading.Lock()
-PATCHES = 128  # start patches kept per world (statements and compiled operations)
-DIGESTS = 256  # tasks whose start patch digest is kept (the tasks themselves included)
+PATCHES = 1024  # start patches kept per world (statements and compiled operations)
+DIGESTS = 4096  # tasks whose start patch digest is kept (the tasks themselves included)
+SCRATCH_PATCHES, SCRATCH_DIGESTS = 128, 256  # the same, inside ``Shared.scratch``
 
 Base = bytes | FileBase  # a world's base: its bytes, or a file each session copies from
 
@@ -124,6 +129,25 @@ class Shared:
             stmts = patch_statements(self.spec, task.start_patch, f"task {task.id}")
             self.patches[key] = stmts
         return key, stmts
+
+    @contextmanager
+    def scratch(self) -> Iterator[Shared]:
+        """The patch caches cut to ``SCRATCH_PATCHES`` / ``SCRATCH_DIGESTS`` entries while a
+        caller enters many start states once each (task generation), their limits restored
+        after. Entries are only dropped, so results are the same."""
+        caches: list[tuple[Lru[Any, Any], int]] = [
+            (self.patches, SCRATCH_PATCHES),
+            (self.compiled, SCRATCH_PATCHES),
+            (self.digests, SCRATCH_DIGESTS),
+        ]
+        saved = [cache.limit for cache, _ in caches]
+        for cache, limit in caches:
+            cache.resize(min(limit, cache.limit))
+        try:
+            yield self
+        finally:
+            for (cache, _), limit in zip(caches, saved, strict=True):
+                cache.resize(limit)
 
     def remember(self, key: str, compiled: Compiled | None) -> None:
         """Keep a patch's compiled operations; None marks a patch whose replay failed (it is

@@ -17,6 +17,7 @@ from typing import Any
 
 import networkx as nx
 
+from engine.runtime.shared import shared_state
 from engine.spec.task import Task, dump_tasks
 from engine.world import World
 from synth.audit import Auditor
@@ -89,7 +90,23 @@ def generate_tasks(
     progress: Callable[[int, int], None] | None = None,
 ) -> TaskSet:
     """``n`` verified tasks for ``world`` (fewer only if the domain cannot give more).
-    ``progress(done, n)`` is called after each shipped task (a progress bar)."""
+    ``progress(done, n)`` is called after each shipped task (a progress bar).
+
+    Runs with the world's start-patch caches cut to a scratch size (``Shared.scratch``):
+    the sampler enters thousands of throwaway states, and a cache sized for a training
+    run's task set would make memory grow with the number of tasks (issue 21)."""
+    with shared_state(world).scratch():
+        return _generate(world, n, seed, graph, policies, progress)
+
+
+def _generate(
+    world: World,
+    n: int,
+    seed: int,
+    graph: nx.DiGraph | None,
+    policies: bool,
+    progress: Callable[[int, int], None] | None,
+) -> TaskSet:
     import time
 
     t0 = time.perf_counter()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+import engine.runtime.shared as shared_mod
 import synth.tasks.context as context
 from engine.runtime.lru import Lru
 from engine.runtime.shared import shared_state
@@ -27,6 +28,8 @@ def test_lru_drops_the_least_recently_used() -> None:
     assert lru.get("b", -1) == -1 and lru["c"] == 3 and lru["a"] == 1
     lru["d"] = 4  # "a" was read after "c": "c" goes
     assert "c" not in lru and "a" in lru
+    lru.resize(1)  # the least recently used go now
+    assert len(lru) == 1 and "d" in lru
     with pytest.raises(ValueError, match="at least 1"):
         Lru(0)
 
@@ -37,18 +40,26 @@ def test_generation_keeps_its_caches_bounded_and_its_tasks(domains_dir, monkeypa
 
     world = build_world(spec, seed=1, proctest=False).world()
     shared = shared_state(world)  # the one generation's sessions share
-    for cache in (shared.patches, shared.compiled, shared.digests):
-        cache.limit = BOUND
+    caches = (shared.patches, shared.compiled, shared.digests)
+    monkeypatch.setattr(shared_mod, "SCRATCH_PATCHES", BOUND)
+    monkeypatch.setattr(shared_mod, "SCRATCH_DIGESTS", BOUND)
     monkeypatch.setattr(context, "LINKS", BOUND)
     monkeypatch.setattr(context, "OWNERS", BOUND)
-    small = generate_tasks(world, n=12, seed=0)
+    held: list[int] = []  # the most any cache held, after each shipped task
 
-    assert len(small.tasks) == 12
+    def progress(done: int, n: int) -> None:
+        held.append(max(len(c) for c in caches))
+
+    small = generate_tasks(world, n=12, seed=0, progress=progress)
+
+    assert len(small.tasks) == 12 and len(held) == 12
     assert shared_state(world) is shared
+    assert 0 < max(held) <= BOUND
+    assert all(0 < len(c) <= BOUND for c in caches)
     patches = {shared.digest(t) for t in small.tasks if t.start_patch}
     assert len(patches) > BOUND, "more start patches than the bound were entered"
-    for cache in (shared.patches, shared.compiled, shared.digests):
-        assert 0 < len(cache) <= BOUND
+    # sessions after the run (training) have the full caches again
+    assert [c.limit for c in caches] == [shared_mod.PATCHES] * 2 + [shared_mod.DIGESTS]
     assert small.to_jsonl() == free.to_jsonl()
     assert small.report["policies"] == free.report["policies"]
 
