@@ -228,6 +228,16 @@ class Session:
         """The current state as opaque bytes (for ``restore``, ``diff`` or a new world)."""
         return self.conn.serialize(name=SCHEMA)
 
+    def base_snapshot(self) -> bytes:
+        """``snapshot()`` of the world's base state: the instrumented bytes every session of
+        the world starts from when the world keeps them (no copy: a copy of a 1M-row world
+        is 100+ MB), else a snapshot taken after a reset to the base."""
+        base = self._shared.base
+        if isinstance(base, bytes) and not self._shared.lean:
+            return base
+        self.reset()
+        return self.snapshot()
+
     def export_bytes(self) -> bytes:
         """The current state as a plain SQLite database (no changelog), e.g. for a new world."""
         return strip_bytes(self.snapshot())

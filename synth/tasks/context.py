@@ -56,7 +56,7 @@ class Ctx:
         self.lets = {n: let_params(t) for n, t in self.tools.items()}
         self.free = FreeValues(self.spec, seed)
         self.s = world.session()
-        self.base = self.s.snapshot()
+        self.base = self.s.base_snapshot()  # the world's shared copy: no new one
         self.base_conn = bytes_to_connection(world.base_bytes)
         self.info.counts = {  # link walks skip paths through shared categories (domain.py)
             t: self.base_conn.execute(f"SELECT COUNT(*) FROM {q(t)}").fetchone()[0]

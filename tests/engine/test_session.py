@@ -115,6 +115,22 @@ def test_snapshot_restore(tiny_world: World) -> None:
     assert s.state_hash() == digest
 
 
+@pytest.mark.parametrize("lean", [False, True])
+def test_base_snapshot_is_the_base_without_a_copy(tiny_world: World, lean: bool) -> None:
+    """``base_snapshot`` is the base state from any state; a world that keeps instrumented
+    bytes hands out that one object, a fresh session's ``snapshot()`` (no copy per caller)."""
+    world = World.from_parts(tiny_world.spec, tiny_world.base_bytes, lean=lean)
+    fresh = world.session().snapshot()
+    s = world.session()
+    note(s, "changed")
+    base = s.base_snapshot()
+    if not lean:  # (a lean world's snapshot after a reset differs in header counters only)
+        assert base == fresh
+    assert (base is world.session().base_snapshot()) is not lean
+    s.restore(base)
+    assert s.state_hash() == world.session().state_hash()
+
+
 def test_export_bytes_make_a_plain_world(tiny_world: World) -> None:
     s = tiny_world.session()
     note(s, "exported")
