@@ -28,7 +28,7 @@ from synth.tasks.args import FreeValues, ParamSource, analyze_params
 from synth.tasks.domain import TAG, SchemaInfo, all_keys, related
 from synth.tasks.ownership import owners_of
 
-LINKS, OWNERS = 2048, 8192  # base-state lookups kept (~2 KB, ~0.4 KB each; recomputed when dropped)
+LINKS, OWNERS = 4096, 8192  # base-state lookups kept (~2 KB, ~0.4 KB each; recomputed when dropped)
 
 
 class Ctx:
