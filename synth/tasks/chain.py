@@ -18,10 +18,11 @@ from typing import Any
 
 from engine.runtime.call import ToolResult
 from engine.spec.task import RowChange, Task
-from synth.tasks.context import Ctx, SameSet, field_values, meaningful_result, same
+from synth.tasks.context import Ctx, field_values, meaningful_result
 from synth.tasks.domain import fetch_row
 from synth.tasks.draw import DeadEnd, NoCandidates, _row_of, draw_args
 from synth.tasks.ownership import foreign_args
+from synth.tasks.same import SameSet, same
 
 Accept = Callable[[ToolResult, list[RowChange], list[str]], bool]
 

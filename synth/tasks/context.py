@@ -9,7 +9,6 @@ place, O(changed rows), where a state kept as database bytes cost a copy of the 
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections import Counter
 from typing import Any
@@ -25,7 +24,8 @@ from engine.spec.sql import params_used
 from engine.spec.task import RowChange, Task
 from engine.world import World
 from synth.tasks.args import FreeValues, ParamSource, analyze_params
-from synth.tasks.domain import TAG, SchemaInfo, all_keys, related
+from synth.tasks.domain import TAG, SchemaInfo, all_keys
+from synth.tasks.links import related
 from synth.tasks.ownership import owners_of
 
 LINKS, OWNERS = 4096, 8192  # base-state lookups kept (~2 KB, ~0.4 KB each; recomputed when dropped)
@@ -320,56 +320,6 @@ def field_values(result: Any, path: str) -> list[Any]:
                     nxt.append(v)
         cur = nxt
     return [v for v in cur if v is not None and not isinstance(v, dict | list)]
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal as stored values (1 == '1' as ids; floats at cents)."""
-    if a == b:
-        return True
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return abs(float(a) - float(b)) < 0.005
-    return str(a) == str(b)
-
-
-class SameSet:
-    """Scalar values, asked "is one of them ``same`` as x?" in O(1) instead of a scan: equal
-    values, equal texts, and numbers in the neighbouring half-cent buckets."""
-
-    def __init__(self) -> None:
-        self._eq: set[Any] = set()
-        self._text: set[str] = set()
-        self._num: dict[int, list[float]] = {}
-
-    @staticmethod
-    def _bucket(x: Any) -> int | None:
-        if not isinstance(x, int | float):
-            return None
-        try:
-            return math.floor(float(x) * 200)
-        except (OverflowError, ValueError):  # inf, nan, huge ints: equality and text decide
-            return None
-
-    def add(self, x: Any) -> None:
-        self._eq.add(x)
-        self._text.add(str(x))
-        b = self._bucket(x)
-        if b is not None:
-            self._num.setdefault(b, []).append(float(x))
-
-    def __contains__(self, x: Any) -> bool:
-        if x in self._eq or str(x) in self._text:
-            return True
-        b = self._bucket(x)
-        if b is None:
-            return False
-        f = float(x)
-        return any(abs(f - y) < 0.005 for k in (b - 1, b, b + 1) for y in self._num.get(k, ()))
-
-    def copy(self) -> SameSet:
-        out = SameSet()
-        out._eq, out._text = set(self._eq), set(self._text)
-        out._num = {k: list(v) for k, v in self._num.items()}
-        return out
 
 
 def meaningful_result(result: Any) -> bool:

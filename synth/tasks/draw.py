@@ -10,7 +10,8 @@ from typing import Any
 
 from engine.spec.models import Param
 from synth.tasks.context import Ctx
-from synth.tasks.domain import fetch_row, owner, rows_where
+from synth.tasks.domain import fetch_row, rows_where
+from synth.tasks.links import owner
 from synth.tasks.object_rows import draw_order, draw_row_objects
 from synth.tasks.objects import draw_objects, tied_length
 

@@ -28,9 +28,9 @@ from synth.tasks.answers_only import answer_tasks
 from synth.tasks.assemble import assemble, drop_unstable_info
 from synth.tasks.chain import Call, sample_call, user_facts
 from synth.tasks.context import Ctx, field_values
-from synth.tasks.domain import owner
 from synth.tasks.draft import Draft, current
 from synth.tasks.draw import NoCandidates, primary_param
+from synth.tasks.links import owner
 from synth.tasks.quality import explain, quality_report
 from synth.tasks.start import StartBuilder
 from synth.tasks.subgoals import add_subgoals, add_write

@@ -18,9 +18,10 @@ from synth.build import build_world
 from synth.tasks import generate_tasks, quality_report, verify_task
 from synth.tasks import verify as V
 from synth.tasks.chain import Facts
-from synth.tasks.context import SameSet, same
 from synth.tasks.distractors import Distractors
-from synth.tasks.domain import MAX_REACH, SchemaInfo, related
+from synth.tasks.domain import SchemaInfo
+from synth.tasks.links import MAX_REACH, reach, related
+from synth.tasks.same import SameSet, same
 from synth.tasks.verify import distractor_problem
 
 N = 12
@@ -458,7 +459,7 @@ def test_link_walks_skip_paths_through_a_category(world):
     info.counts = {t: 10 for t in info.spec.entities}
     info.counts[fk.table] = 10 * MAX_REACH  # each parent row has MAX_REACH children
     paths = info.paths(fk.table, fk.table)
-    assert any(info.reach(fk.table, p) > MAX_REACH for p in paths)
+    assert any(reach(info, fk.table, p) > MAX_REACH for p in paths)
     kept = related(conn, info, fk.table, {pk[0]: key_value}, ref)
     near, now = {v: n for v, n, _ in walk}, {v: n for v, n, _ in kept}
     assert set(now) <= set(near) and all(now[v] >= near[v] for v in now)
