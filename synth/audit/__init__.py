@@ -28,12 +28,14 @@ CHECKS = ("user", "audience", "ownership", "refusal", "grounding", "unique", "ou
 
 
 class Auditor:
-    """One world's auditor: its schema reading and a scratch session."""
+    """One world's auditor: its schema reading and a scratch session (its own, or one it is
+    lent: every audit enters its task by ``reset``, so a caller's scratch session serves)."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, session: Session | None = None) -> None:
         self.world = world
         self.schema = AuditSchema(world.spec)
-        self.s: Session = world.session()
+        self._own = session is None
+        self.s: Session = world.session() if session is None else session
 
     def audit(self, task: Task) -> list[str]:
         """Every problem of ``task`` (codes before ':' are the CHECKS names)."""
@@ -53,7 +55,8 @@ class Auditor:
         return out
 
     def close(self) -> None:
-        self.s.close()
+        if self._own:
+            self.s.close()
 
 
 def audit_task(world: World, task: Task) -> list[str]:

@@ -64,6 +64,7 @@ class Ctx:
         }
         self.links: Lru[tuple, list[tuple[Any, int, str]]] = Lru(LINKS)  # (issue 21: bounded)
         self._keys: dict[str, list[tuple]] = {}
+        self._key_values: dict[str, list[Any]] = {}
         self.token: int | None = None  # names the state memo entries were made on
         self._state: bytes | None = None
         self._states = 0
@@ -139,6 +140,14 @@ class Ctx:
         hit = self._keys.get(table)
         if hit is None:  # read on the base's own connection: the scratch state stays as it is
             hit = self._keys[table] = all_keys(self.base_conn, self.info, table)
+        return hit
+
+    def key_values(self, table: str) -> list[Any]:
+        """The first key column of ``keys(table)`` (kept: a list of every key per draw was
+        O(world) per call)."""
+        hit = self._key_values.get(table)
+        if hit is None:
+            hit = self._key_values[table] = [key[0] for key in self.keys(table)]
         return hit
 
     def key_dict(self, table: str, key: tuple) -> dict[str, Any]:

@@ -391,7 +391,7 @@ def _global(ctx: Ctx, ref: str, rng: random.Random, k: int = 24) -> Cands:
     vals = (
         ctx.free.column_values(ctx.conn, ref)
         if ctx.info.pk(ref.split(".")[0]) != [ref.split(".")[1]]
-        else [key[0] for key in ctx.keys(ref.split(".")[0])]
+        else ctx.key_values(ref.split(".")[0])
     )
     return (
         ctx.allowed(ref, {v: (1, 1.0) for v in rng.sample(vals, min(k, len(vals)))}) if vals else {}

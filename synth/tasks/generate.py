@@ -120,7 +120,7 @@ def _generate(
     seen: dict[str, str] = {}
     tasks: list[Task] = []
     vs = world.session()
-    auditor = Auditor(world)
+    auditor = Auditor(world, vs)  # verifier and auditor both reset to each task: one copy
     audit_rejected: Counter = Counter()
     why: dict[str, Counter] = {}
     attempt = 0

@@ -90,11 +90,12 @@ def policy_rates(world: World, tasks: list[Task], seed: int, ctx: Any = None) ->
     if ctx is None:
         ctx = Ctx(world, load_world_graph(world), seed)
     hits = {"gold": 0, "random": 0, "empty": 0}
-    with world.session() as s:
-        for t in tasks:
-            hits["gold"] += gold_passes(s, t)
-            hits["random"] += random_passes(ctx, t, seed)
-            hits["empty"] += empty_passes(s, t)
+    s = ctx.s  # every policy enters its task by reset: one session (a copy of the world) serves all
+    for t in tasks:
+        hits["gold"] += gold_passes(s, t)
+        hits["random"] += random_passes(ctx, t, seed)
+        hits["empty"] += empty_passes(s, t)
+    ctx.token = None  # the session moved under the sampler's state memo
     return {k: _rate(v, len(tasks)) for k, v in hits.items()}
 
 
