@@ -167,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"proctest {_exp(a, b, 'proctest_s')} (CPU {_exp(a, b, 'proctest_cpu_s')}), tasks/task {_exp(a, b, 'tasks_s_per_task')}, "
                 f"reset(task) {_exp(a, b, 'reset_task_us')}, login {_exp(a, b, 'call_us')}"
             )
+        for r in res:  # a switch reverts the old task's rows and writes the new one's
+            print(
+                f"  reset(task) {r['rows']:,}: {r.get('reset_task_us', 0):.1f} µs over "
+                f"{r['tasks']} tasks, median start patch {r.get('patch_rows', 0):g} rows"
+            )
         for a, b in zip(res, res[1:], strict=False):  # the bound: <= 1.5x at 10x rows
             print(
                 f"  tasks gen per task {a['rows']:,} -> {b['rows']:,}: "
