@@ -98,17 +98,22 @@ def bytes_to_connection(db_bytes: bytes) -> sqlite3.Connection:
     return conn
 
 
+def connection_table_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Row count per user table of the database ``conn`` has open (sorted by name)."""
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        )
+    ]
+    return {n: conn.execute(f"SELECT COUNT(*) FROM {q(n)}").fetchone()[0] for n in names}
+
+
 def table_counts(db_bytes: bytes) -> dict[str, int]:
     """Row count per user table of a serialized SQLite database."""
     conn = bytes_to_connection(db_bytes)
     try:
-        names = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-                "ORDER BY name"
-            )
-        ]
-        return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+        return connection_table_counts(conn)
     finally:
         conn.close()

@@ -20,7 +20,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from engine.db import q, qs
+from engine.db import connection_table_counts, qs
 from engine.errors import WorldError
 
 _STORES = itertools.count()  # memdb store names are process-wide: each load gets its own
@@ -68,14 +68,7 @@ def file_table_counts(path: str | Path) -> dict[str, int]:
     makes one)."""
     conn = sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True)
     try:
-        names = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
-            )
-        ]
-        return {n: conn.execute(f"SELECT COUNT(*) FROM {q(n)}").fetchone()[0] for n in names}
+        return connection_table_counts(conn)
     finally:
         conn.close()
 
