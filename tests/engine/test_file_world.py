@@ -1,6 +1,7 @@
 """A world whose base stays in a file (``World.from_file``, a build's procedural testing):
 its sessions copy the file page by page and behave exactly as sessions of a world that holds
-the same bytes; the world keeps no bytes of its own (issue 21: one database in memory)."""
+the same bytes (``test_lean_world.py`` runs its sessions beside a lean world's); the world
+keeps no bytes of its own (issue 21: one database in memory)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
+from tinyshop import note
 
 import engine.session as session_mod
 from engine.db import table_counts
 from engine.errors import WorldError
 from engine.runtime.filebase import FileBase
 from engine.runtime.shared import shared_state
-from engine.session import Session
 from engine.world import World, write_world
 
 
@@ -22,10 +23,6 @@ def on_file(world: World, tmp_path: Path, name: str = "base.sqlite") -> World:
     path = tmp_path / name
     path.write_bytes(world.base_bytes)
     return World.from_file(world.spec, path)
-
-
-def note(s: Session, text: str, customer: str = "C0002") -> None:
-    assert s.call("add_customer_note", {"customer_id": customer, "note": text}).ok
 
 
 def test_file_world_holds_no_bytes(tiny_world: World, tmp_path: Path) -> None:
@@ -38,43 +35,6 @@ def test_file_world_holds_no_bytes(tiny_world: World, tmp_path: Path) -> None:
     names = {r[0] for r in s.conn.execute("SELECT name FROM world.sqlite_master")}
     assert "_scaleenv_undo_orders" in names  # the changelog, added in the session
     assert s.state_hash() == tiny_world.session().state_hash()
-
-
-def test_file_sessions_match_bytes_sessions(
-    tiny_world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(session_mod, "UNDO_LIMIT", 2)  # resets past it reload the base
-    a, b = on_file(tiny_world, tmp_path).session(), tiny_world.session()
-    fresh = b.state_hash()
-    for s in (a, b):
-        for i in range(3):
-            note(s, f"n{i}", customer=f"C000{i + 1}")
-    assert a.changes() == b.changes() and len(a.changes()) == 3
-    assert a.state_hash() == b.state_hash() != fresh
-    for _ in range(3):  # the base copied from the file again and again
-        a.reset()
-        assert a.state_hash() == fresh and a.changes() == []
-        for i in range(3):
-            note(a, f"m{i}", customer=f"C000{i + 1}")
-        assert len(a.changes()) == 3
-    other = a.world.session()  # its own copy: not the one a has written
-    assert other.state_hash() == fresh
-
-
-def test_file_snapshot_restore_and_fork(tiny_world: World, tmp_path: Path) -> None:
-    s = on_file(tiny_world, tmp_path).session()
-    note(s, "kept")
-    snap = s.snapshot()
-    note(s, "dropped")
-    s.restore(snap)
-    assert s.changes() == []
-    other = s.fork()
-    note(other, "forked")
-    assert len(other.changes()) == 1 and s.changes() == []
-    s.restore(tiny_world.base_bytes)  # plain bytes from outside
-    assert s.state_hash() == tiny_world.session().state_hash()
-    s.reset()  # back to the file's copy
-    assert s.state_hash() == tiny_world.session().state_hash() and s.changes() == []
 
 
 def test_a_missing_file_is_an_error_and_the_session_keeps_a_schema(

@@ -7,7 +7,7 @@ when switching between tasks, and the same state a copy-based start would give.
 from __future__ import annotations
 
 import pytest
-from tinyshop import make_world
+from tinyshop import make_world, note, reinsert_order
 
 from engine.errors import TaskError
 from engine.session import Session, apply_patch, shared_state
@@ -222,7 +222,7 @@ def test_episode_undo_in_the_switch_falls_back_when_it_cannot(
 ) -> None:
     """The episode is undone in the switch's transaction; an episode over the limit, or one
     whose undo fails (a row moved by hand), loads the base, and the patches stay replayable."""
-    from test_session import loads, note
+    from test_session import loads
 
     import engine.session as session_mod
 
@@ -245,12 +245,7 @@ def test_episode_undo_in_the_switch_falls_back_when_it_cannot(
     s.reset(t2)
     assert deserialized[0] == 1 and _rows(s) == _rows(truth)
     s.reset(t1)
-    conn = s.conn
-    row = conn.execute("SELECT * FROM orders WHERE order_id = '#W0001'").fetchone()
-    conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("DELETE FROM orders WHERE order_id = '#W0001'")
-    conn.execute(f"INSERT INTO orders VALUES ({', '.join('?' * len(row))})", row)
-    conn.execute("PRAGMA foreign_keys = ON")
+    reinsert_order(s.conn, "#W0001")
     s.reset(t2)
     assert deserialized[0] == 2 and _rows(s) == _rows(truth) and s.changes() == []
     assert shared.compiled[shared.digest(t1)] is not None

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from tinyshop import make_world
+from tinyshop import make_world, note, reinsert_order
 
 import engine.session as session_mod
 from engine.errors import TaskError
@@ -22,10 +22,6 @@ from engine.world import World
 HERE = Path(__file__).resolve().parent
 CANCEL = {"order_id": "#W0001", "reason": "no longer needed"}
 PRELUDE = f"import sys; sys.path.insert(0, {str(HERE)!r})\nfrom tinyshop import make_world\n"
-
-
-def note(s: Session, text: str, customer: str = "C0002") -> None:
-    assert s.call("add_customer_note", {"customer_id": customer, "note": text}).ok
 
 
 def task_for(world: World, patch: list[RowChange] | None = None, tid: str = "t1") -> Task:
@@ -502,11 +498,7 @@ def test_undo_falls_back_when_rows_cannot_go_back_in_place(tiny_world: World) ->
     s = tiny_world.session()
     fresh_hash, deserialized = s.state_hash(), loads(s)
     conn = s.conn
-    row = conn.execute("SELECT * FROM orders WHERE order_id = '#W0001'").fetchone()
-    conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("DELETE FROM orders WHERE order_id = '#W0001'")
-    conn.execute(f"INSERT INTO orders VALUES ({', '.join('?' * len(row))})", row)
-    conn.execute("PRAGMA foreign_keys = ON")
+    reinsert_order(conn, "#W0001")
     assert s.state_hash() == fresh_hash and len(s.changes()) == 0
     s.reset()
     assert deserialized[0] == 1 and s.state_hash() == fresh_hash and s.changes() == []

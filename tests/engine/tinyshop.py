@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from engine.session import Session
 from engine.spec.metadata import create_sqlite
 from engine.spec.models import DomainSpec, read_spec_data
 from engine.world import World
@@ -87,6 +88,21 @@ def build_tiny_bytes(spec: DomainSpec, extra: int = 0) -> bytes:
 def make_world(spec: DomainSpec | None = None, extra: int = 0) -> World:
     spec = spec or load_tiny_spec()
     return World.from_parts(spec, build_tiny_bytes(spec, extra))
+
+
+def note(s: Session, text: str, customer: str = "C0002") -> None:
+    """A customer note written through the tool (a one-row update that always succeeds)."""
+    assert s.call("add_customer_note", {"customer_id": customer, "note": text}).ok
+
+
+def reinsert_order(conn: sqlite3.Connection, order_id: str) -> None:
+    """Delete an order and insert it again by hand (foreign keys off): the same row at a new
+    rowid, which an in-place undo cannot put back."""
+    row = conn.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("DELETE FROM orders WHERE order_id = ?", (order_id,))
+    conn.execute(f"INSERT INTO orders VALUES ({', '.join('?' * len(row))})", row)
+    conn.execute("PRAGMA foreign_keys = ON")
 
 
 def spec_with(spec: DomainSpec, **tools: dict) -> DomainSpec:
