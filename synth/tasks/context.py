@@ -15,7 +15,7 @@ from typing import Any
 
 import networkx as nx
 
-from engine.db import bytes_to_connection, q
+from engine.db import bytes_to_connection
 from engine.runtime.argcheck import ArgError, compile_params
 from engine.runtime.call import ToolResult, truthy
 from engine.runtime.lru import Lru
@@ -58,10 +58,9 @@ class Ctx:
         self.s = world.session()
         self.base = self.s.base_snapshot()  # the world's shared copy: no new one
         self.base_conn = bytes_to_connection(world.base_bytes)
-        self.info.counts = {  # link walks skip paths through shared categories (domain.py)
-            t: self.base_conn.execute(f"SELECT COUNT(*) FROM {q(t)}").fetchone()[0]
-            for t in self.spec.entities
-        }
+        # link walks skip paths through shared categories (links.py): the world's row counts
+        # (kept by the world, which its sessions already read), not a count per table here
+        self.info.counts = {t: world.row_counts.get(t, 0) for t in self.spec.entities}
         self.links: Lru[tuple, list[tuple[Any, int, str]]] = Lru(LINKS)  # (issue 21: bounded)
         self._keys: dict[str, list[tuple]] = {}
         self._key_values: dict[str, list[Any]] = {}

@@ -266,7 +266,7 @@ def _distractors(
         own = owner(patch.conn, ctx.info, table, key)
         depths = (0,) if table == utable else (1, 0, 2)
         for depth in depths:
-            new = sb.copy(patch, table, key, rng, depth, own)
+            new = sb.distractors.copy(patch, table, key, rng, depth, own)
             if new is not None:
                 keys.append((table, new))
                 break

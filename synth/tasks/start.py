@@ -123,18 +123,6 @@ class StartBuilder:
     def distractors(self) -> Distractors:
         return Distractors(self)
 
-    def copy(
-        self,
-        patch: Patch,
-        table: str,
-        key: dict[str, Any],
-        rng: random.Random,
-        depth: int,
-        owner: Any,
-    ) -> dict[str, Any] | None:
-        """A near-miss copy of ``table[key]`` in the patch (``Distractors.copy``)."""
-        return self.distractors.copy(patch, table, key, rng, depth, owner)
-
     # ---- preparation -------------------------------------------------------------------------
     def set_column(
         self, patch: Patch, table: str, key: dict[str, Any], col: str, value: Any
